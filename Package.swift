@@ -1,0 +1,84 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Every target is Swift 6 with strict concurrency and the upcoming features the house style asks for.
+let defaultSwiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "swift-mapreduce",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "MapReduce", targets: ["MapReduce"]),
+        .library(name: "MapReduceJobs", targets: ["MapReduceJobs"]),
+        .executable(name: "mapreduce", targets: ["mapreduce"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        // liblz4 (frame format) for compressed cluster batches; `make` installs liblz4-dev.
+        .systemLibrary(
+            name: "CLZ4",
+            pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]
+        ),
+        // The engine: job protocols, partitioner, tuner, wire encoding, scheduler, local pool.
+        .target(
+            name: "MapReduce",
+            dependencies: [
+                "CLZ4",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: defaultSwiftSettings
+        ),
+        // Ready-made jobs, word count first, and the registry workers look jobs up in.
+        .target(
+            name: "MapReduceJobs",
+            dependencies: ["MapReduce"],
+            swiftSettings: defaultSwiftSettings
+        ),
+        // The CLI: argument parsing only.
+        .executableTarget(
+            name: "mapreduce",
+            dependencies: [
+                "MapReduce",
+                "MapReduceJobs",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: defaultSwiftSettings
+        ),
+        // Helpers shared by the test targets: locating the binary, running it, the Python reference.
+        .target(
+            name: "MapReduceTestSupport",
+            dependencies: ["MapReduce"],
+            swiftSettings: defaultSwiftSettings
+        ),
+        .testTarget(
+            name: "MapReduceTests",
+            dependencies: ["MapReduce", "MapReduceTestSupport"],
+            swiftSettings: defaultSwiftSettings
+        ),
+        .testTarget(
+            name: "MapReduceJobsTests",
+            dependencies: ["MapReduce", "MapReduceJobs", "MapReduceTestSupport"],
+            swiftSettings: defaultSwiftSettings
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["MapReduce", "MapReduceTestSupport", "mapreduce"],
+            swiftSettings: defaultSwiftSettings
+        ),
+    ]
+)
