@@ -1,0 +1,176 @@
+/// What happened during a job: per slot and in total, in the spirit of Parallel Python's `print_stats()`.
+public struct JobStatistics: Sendable {
+    /// One slot (a local worker, and later a peer node's worker).
+    public struct Slot: Sendable {
+        /// `local/0`, `local/1`, …
+        public var name: String
+        /// Map, flush and reduce tasks it finished.
+        public var tasks: Int
+        /// The sum of its task durations, as measured by the worker.
+        public var taskSeconds: Double
+        /// Input bytes it mapped.
+        public var inputBytes: Int
+        /// Workers of this slot that died and were replaced.
+        public var workersLost: Int
+    }
+
+    /// The job's name.
+    public var jobName: String
+    /// The slots, in order.
+    public var slots: [Slot]
+    /// Input files read.
+    public var inputFiles: Int
+    /// Input bytes read.
+    public var inputBytes: Int
+    /// Map tasks handed out (not counting re-runs).
+    public var mapTasks: Int
+    /// Reduce tasks run.
+    public var reduceTasks: Int
+    /// Tasks run again because a worker died.
+    public var retries: Int
+    /// Reduce partitions.
+    public var partitions: Int
+    /// Map output files written, and their total size.
+    public var spills: Int
+    public var spillBytes: Int
+    /// Key/value pairs the mapper emitted.
+    public var pairsEmitted: Int
+    /// Keys in the output.
+    public var outputKeys: Int
+    /// The map chunk size setting, and the smallest and largest task it produced, in bytes.
+    public var mapChunkSize: ChunkSize
+    public var smallestMapTask: Int
+    public var largestMapTask: Int
+    /// Wall-clock time of the whole job and of its phases.
+    public var elapsedSeconds: Double
+    public var mapSeconds: Double
+    public var reduceSeconds: Double
+    public var mergeSeconds: Double
+
+    /// Input megabytes (10⁶ bytes) per second of wall-clock time.
+    public var megabytesPerSecond: Double {
+        self.elapsedSeconds > 0 ? Double(self.inputBytes) / 1e6 / self.elapsedSeconds : 0
+    }
+
+    /// Tasks of all slots.
+    public var totalTasks: Int { self.slots.reduce(0) { $0 + $1.tasks } }
+
+    /// A table for people, one line per slot, then the totals.
+    public func formattedTable() -> String {
+        var lines: [String] = []
+        lines.append("Job statistics: \(self.jobName)")
+        lines.append(" slot        |  tasks | % of tasks | task time sum | time per task | input MiB | lost")
+        let total = max(1, self.totalTasks)
+        for slot in self.slots {
+            let mean = slot.tasks > 0 ? slot.taskSeconds / Double(slot.tasks) : 0
+            lines.append(
+                " " + pad(slot.name, 11) + " | " + padLeft("\(slot.tasks)", 6) + " | "
+                    + padLeft(fixed(100 * Double(slot.tasks) / Double(total), 2), 10) + " | "
+                    + padLeft(fixed(slot.taskSeconds, 4) + " s", 13) + " | "
+                    + padLeft(fixed(mean * 1000, 2) + " ms", 13) + " | "
+                    + padLeft(fixed(Double(slot.inputBytes) / 1048576, 1), 9) + " | "
+                    + padLeft("\(slot.workersLost)", 4)
+            )
+        }
+        lines.append(
+            " input: \(self.inputFiles) files, \(fixed(Double(self.inputBytes) / 1048576, 1)) MiB; "
+                + "\(self.mapTasks) map tasks (chunksize \(self.mapChunkSize): "
+                + "\(describeBytes(self.smallestMapTask))–\(describeBytes(self.largestMapTask))), "
+                + "\(self.reduceTasks) reduce tasks over \(self.partitions) partitions, \(self.retries) retried"
+        )
+        lines.append(
+            " pairs emitted: \(self.pairsEmitted); map output: \(self.spills) spills, "
+                + "\(fixed(Double(self.spillBytes) / 1048576, 1)) MiB; output keys: \(self.outputKeys)"
+        )
+        lines.append(
+            " time: \(fixed(self.elapsedSeconds, 3)) s (map \(fixed(self.mapSeconds, 3)) s, "
+                + "reduce \(fixed(self.reduceSeconds, 3)) s, merge \(fixed(self.mergeSeconds, 3)) s); "
+                + "throughput \(fixed(self.megabytesPerSecond, 1)) MB/s"
+        )
+        return lines.joined(separator: "\n")
+    }
+
+    /// The same numbers as a JSON object.
+    public func json() -> String {
+        var fields: [String] = []
+        fields.append("\"job\": \(jsonString(self.jobName))")
+        fields.append("\"elapsed_seconds\": \(jsonNumber(self.elapsedSeconds))")
+        fields.append("\"map_seconds\": \(jsonNumber(self.mapSeconds))")
+        fields.append("\"reduce_seconds\": \(jsonNumber(self.reduceSeconds))")
+        fields.append("\"merge_seconds\": \(jsonNumber(self.mergeSeconds))")
+        fields.append("\"megabytes_per_second\": \(jsonNumber(self.megabytesPerSecond))")
+        fields.append("\"input_files\": \(self.inputFiles)")
+        fields.append("\"input_bytes\": \(self.inputBytes)")
+        fields.append("\"map_tasks\": \(self.mapTasks)")
+        fields.append("\"reduce_tasks\": \(self.reduceTasks)")
+        fields.append("\"partitions\": \(self.partitions)")
+        fields.append("\"retries\": \(self.retries)")
+        fields.append("\"workers_lost\": \(self.slots.reduce(0) { $0 + $1.workersLost })")
+        fields.append("\"spills\": \(self.spills)")
+        fields.append("\"spill_bytes\": \(self.spillBytes)")
+        fields.append("\"pairs_emitted\": \(self.pairsEmitted)")
+        fields.append("\"output_keys\": \(self.outputKeys)")
+        fields.append("\"map_chunksize\": \(jsonString(self.mapChunkSize.description))")
+        fields.append("\"smallest_map_task_bytes\": \(self.smallestMapTask)")
+        fields.append("\"largest_map_task_bytes\": \(self.largestMapTask)")
+        let slots = self.slots.map { slot in
+            "{\"name\": \(jsonString(slot.name)), \"tasks\": \(slot.tasks), "
+                + "\"task_seconds\": \(jsonNumber(slot.taskSeconds)), \"input_bytes\": \(slot.inputBytes), "
+                + "\"workers_lost\": \(slot.workersLost)}"
+        }
+        fields.append("\"slots\": [\(slots.joined(separator: ", "))]")
+        return "{\n  " + fields.joined(separator: ",\n  ") + "\n}\n"
+    }
+}
+
+func fixed(_ value: Double, _ decimals: Int) -> String {
+    guard value.isFinite else { return "0" }
+    var factor = 1.0
+    for _ in 0..<decimals { factor *= 10 }
+    let scaled = (abs(value) * factor).rounded()
+    let integer = Int(scaled / factor)
+    let fraction = Int(scaled) - integer * Int(factor)
+    var text = (value < 0 && scaled > 0 ? "-" : "") + "\(integer)"
+    if decimals > 0 {
+        let digits = String(fraction)
+        text += "." + String(repeating: "0", count: decimals - digits.count) + digits
+    }
+    return text
+}
+
+func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+}
+
+func padLeft(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
+}
+
+func describeBytes(_ bytes: Int) -> String {
+    if bytes >= 1 << 20 { return fixed(Double(bytes) / 1048576, 1) + " MiB" }
+    if bytes >= 1 << 10 { return fixed(Double(bytes) / 1024, 1) + " KiB" }
+    return "\(bytes) B"
+}
+
+func jsonNumber(_ value: Double) -> String { value.isFinite ? fixed(value, 6) : "0" }
+
+func jsonString(_ text: String) -> String {
+    var out = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if scalar.value < 0x20 {
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+    }
+    return out + "\""
+}

@@ -1,0 +1,288 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Musl)
+@preconcurrency import Musl
+#elseif canImport(Darwin)
+import Darwin
+#else
+#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
+#endif
+
+public import Logging
+import Synchronization
+
+/// Runs MapReduce jobs on a pool of local worker processes.
+///
+/// ```swift
+/// let engine = MapReduceEngine(configuration: .init(workers: 4))
+/// let stats = try await engine.run(WordCount(), inputs: [.path("corpus/")]) { word, count in
+///     print(word, count)
+/// }
+/// ```
+///
+/// The coordinator (this process) holds task metadata only: workers read their input ranges themselves,
+/// combine and partition in memory, write map output to a private temporary directory, and reduce it
+/// there; the coordinator merges the sorted reduce outputs and hands each key to you in key order. The
+/// temporary directory is removed when the job ends, also when it fails or is cancelled, and no worker
+/// process outlives the call.
+public struct MapReduceEngine: Sendable {
+    /// How a job runs.
+    public struct Configuration: Sendable {
+        /// Worker processes; the default is one per online core.
+        public var workers: Int
+        /// Input bytes per map task.
+        public var mapChunkSize: ChunkSize
+        /// Keys per reduce task.
+        public var reduceChunkSize: ChunkSize
+        /// Reduce partitions; nil picks 16 per worker, at least 64.
+        public var partitions: Int?
+        /// The size a worker's map-side table may reach before it is written out as a spill.
+        public var workerMemoryBudget: Int
+        /// How many workers one task may kill before the job fails.
+        public var maxTaskAttempts: Int
+        /// Where the job's temporary directory goes; nil uses `$TMPDIR`, then `/tmp`.
+        public var temporaryDirectory: String?
+        /// The executable of worker processes (this program, by default) and the arguments that make it
+        /// one (see ``WorkerProcess``).
+        public var workerExecutable: String
+        public var workerArguments: [String]
+        /// Where the engine logs.
+        public var logger: Logger
+
+        /// A configuration; every parameter has a sensible default.
+        public init(
+            workers: Int? = nil,
+            mapChunkSize: ChunkSize = .auto,
+            reduceChunkSize: ChunkSize = .auto,
+            partitions: Int? = nil,
+            workerMemoryBudget: Int = 24 << 20,
+            maxTaskAttempts: Int = 3,
+            temporaryDirectory: String? = nil,
+            workerExecutable: String = "/proc/self/exe",
+            workerArguments: [String] = [WorkerProcess.argument],
+            logger: Logger = Logger(label: "mapreduce", factory: { _ in SwiftLogNoOpLogHandler() })
+        ) {
+            self.workers = workers ?? MapReduceEngine.onlineCores
+            self.mapChunkSize = mapChunkSize
+            self.reduceChunkSize = reduceChunkSize
+            self.partitions = partitions
+            self.workerMemoryBudget = workerMemoryBudget
+            self.maxTaskAttempts = maxTaskAttempts
+            self.temporaryDirectory = temporaryDirectory
+            self.workerExecutable = workerExecutable
+            self.workerArguments = workerArguments
+            self.logger = logger
+        }
+    }
+
+    /// The configuration jobs run with.
+    public var configuration: Configuration
+
+    /// Creates an engine.
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    /// Cores this process may run on.
+    public static var onlineCores: Int {
+        max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+
+    /// Runs a job to completion.
+    /// - Parameters:
+    ///   - job: The job, with its parameters; workers rebuild it from its encoding.
+    ///   - inputs: Files, directories (read recursively) and standard input.
+    ///   - consume: Called once per output key, in order of the keys' encoded bytes.
+    /// - Returns: What happened, per slot and in total.
+    /// - Throws: ``MapReduceError``: bad input, a task failing in the job's code, a task killing workers
+    ///   repeatedly, or cancellation (code ``MapReduceError/Code/cancelled``).
+    public func run<J: MapReduceJob>(
+        _ job: J,
+        inputs: [InputSource],
+        consume: (J.Key, J.Output) throws -> Void
+    ) async throws -> JobStatistics {
+        let started = monotonicNanoseconds()
+        let configuration = self.configuration
+        guard configuration.workers >= 1 else { throw MapReduceError(.usage, "at least one worker is needed") }
+        let entries = try InputResolver.resolve(inputs)
+        let workDirectory = try self.makeWorkDirectory()
+        defer { Syscall.removeTree(workDirectory) }
+
+        var files: [InputFile] = []
+        for (index, entry) in entries.enumerated() {
+            switch entry {
+            case .file(let file):
+                files.append(file)
+            case .stream(let path, let displayName):
+                let spool = "\(workDirectory)/input-\(index)"
+                let size = try InputResolver.spool(path: path, displayName: displayName, to: spool)
+                files.append(InputFile(path: spool, displayName: displayName, size: size))
+            }
+            try Task.checkCancellation(or: MapReduceError(.cancelled, "cancelled"))
+        }
+
+        let partitions = max(1, configuration.partitions ?? max(64, configuration.workers * 16))
+        let totalBytes = files.reduce(0) { $0 + $1.size }
+        let machine = SchedulerStateMachine(
+            configuration: .init(
+                reduceChunkSize: configuration.reduceChunkSize,
+                partitions: partitions,
+                maxTaskAttempts: configuration.maxTaskAttempts,
+                slots: configuration.workers
+            ),
+            inputs: files,
+            tuner: MapChunkTuner(setting: configuration.mapChunkSize, slots: configuration.workers, totalBytes: totalBytes)
+        )
+        let scheduler = Scheduler(machine: machine)
+        let hello = WorkerHello(
+            jobName: J.name,
+            jobParameters: job.encodedBytes,
+            workDirectory: workDirectory,
+            partitions: partitions,
+            memoryBudget: configuration.workerMemoryBudget,
+            workerIndex: 0
+        )
+        let pool = LivePool()
+
+        if !scheduler.isOver {
+            await withTaskCancellationHandler {
+                await withDiscardingTaskGroup { group in
+                    for index in 0..<configuration.workers {
+                        group.addTask {
+                            var hello = hello
+                            hello.workerIndex = index
+                            await self.runSlot(index: index, hello: hello, scheduler: scheduler, pool: pool)
+                        }
+                    }
+                }
+            } onCancel: {
+                scheduler.fail(MapReduceError(.cancelled, "cancelled"))
+                pool.signalAll(SIGTERM)
+            }
+        }
+        if Task.isCancelled { throw MapReduceError(.cancelled, "cancelled") }
+        if let failure = scheduler.read({ $0.failure }) { throw failure }
+
+        let mapEnded = scheduler.read { $0.mapPhaseEndedAt } ?? monotonicNanoseconds()
+        let reduceEnded = monotonicNanoseconds()
+        let runs = scheduler.read { machine in machine.runs.sorted { $0.taskID < $1.taskID }.map(\.runPath) }
+        try RunMerger.merge(runs: runs) { keyBytes, outputBytes in
+            let key = try keyBytes.withUnsafeBytes { try J.Key(encodedBytes: $0) }
+            let output = try outputBytes.withUnsafeBytes { try J.Output(encodedBytes: $0) }
+            try consume(key, output)
+        }
+        let ended = monotonicNanoseconds()
+        return scheduler.read { machine in
+            Self.statistics(
+                machine: machine, jobName: J.name, setting: configuration.mapChunkSize,
+                started: started, mapEnded: mapEnded, reduceEnded: reduceEnded, ended: ended
+            )
+        }
+    }
+
+    /// Keeps one slot staffed with a live worker until the scheduler says stop.
+    func runSlot(index: Int, hello: WorkerHello, scheduler: Scheduler, pool: LivePool) async {
+        let logger = self.configuration.logger
+        var generation = 0
+        var failedStarts = 0
+        while !scheduler.isOver && !Task.isCancelled {
+            let slot = SlotID(index: index, generation: generation)
+            generation += 1
+            let worker: LocalWorker
+            do {
+                worker = try await LocalWorker.start(
+                    executable: self.configuration.workerExecutable, arguments: self.configuration.workerArguments
+                )
+            } catch {
+                failedStarts += 1
+                if failedStarts >= 3 {
+                    scheduler.fail(error as? MapReduceError ?? MapReduceError(.workerDied, "\(error)"))
+                }
+                continue
+            }
+            pool.add(worker.processID)
+            do {
+                try await worker.serve(slot: slot, hello: hello, scheduler: scheduler, logger: logger)
+                _ = await WorkerSpawner.terminate(worker.processID)
+                pool.remove(worker.processID)
+                return
+            } catch let lost as WorkerLost {
+                let status = await WorkerSpawner.terminate(worker.processID, grace: .milliseconds(500))
+                pool.remove(worker.processID)
+                if Task.isCancelled || scheduler.isOver { return }
+                let reason = "worker \(index) (pid \(worker.processID)) \(status): \(lost.reason)"
+                logger.warning("worker lost; replacing it", metadata: ["slot": "\(index)", "reason": "\(reason)"])
+                scheduler.update { $0.slotDied(slot, reason: reason) }
+                failedStarts = 0
+            } catch {
+                _ = await WorkerSpawner.terminate(worker.processID, grace: .milliseconds(500))
+                pool.remove(worker.processID)
+                scheduler.fail(error as? MapReduceError ?? MapReduceError(.workerDied, "\(error)"))
+                return
+            }
+        }
+    }
+
+    func makeWorkDirectory() throws -> String {
+        var base = self.configuration.temporaryDirectory ?? environmentValue("TMPDIR") ?? "/tmp"
+        if base.isEmpty { base = "/tmp" }
+        while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
+        do {
+            return try Syscall.makeTemporaryDirectory(template: "\(base)/mapreduce-\(getpid())-XXXXXX")
+        } catch {
+            throw MapReduceError(.io, "cannot create the job's temporary directory: \(error.message)", input: base)
+        }
+    }
+
+    static func statistics(
+        machine: borrowing SchedulerStateMachine, jobName: String, setting: ChunkSize,
+        started: Int, mapEnded: Int, reduceEnded: Int, ended: Int
+    ) -> JobStatistics {
+        let counts = machine.statistics
+        let slots = counts.slots.enumerated().map { index, slot in
+            JobStatistics.Slot(
+                name: "local/\(index)", tasks: slot.tasks, taskSeconds: Double(slot.taskNanoseconds) / 1e9,
+                inputBytes: slot.bytes, workersLost: slot.deaths
+            )
+        }
+        return JobStatistics(
+            jobName: jobName,
+            slots: slots,
+            inputFiles: counts.inputFiles,
+            inputBytes: counts.inputBytes,
+            mapTasks: counts.mapTasks,
+            reduceTasks: counts.reduceTasks,
+            retries: counts.retries,
+            partitions: machine.configuration.partitions,
+            spills: counts.spills,
+            spillBytes: counts.spillBytes,
+            pairsEmitted: counts.pairs,
+            outputKeys: counts.outputKeys,
+            mapChunkSize: setting,
+            smallestMapTask: machine.tuner.smallestChunk == .max ? 0 : machine.tuner.smallestChunk,
+            largestMapTask: machine.tuner.largestChunk,
+            elapsedSeconds: Double(ended - started) / 1e9,
+            mapSeconds: Double(mapEnded - started) / 1e9,
+            reduceSeconds: Double(max(0, reduceEnded - mapEnded)) / 1e9,
+            mergeSeconds: Double(ended - reduceEnded) / 1e9
+        )
+    }
+}
+
+/// The worker processes alive right now, so that cancellation can signal them all at once.
+final class LivePool: Sendable {
+    private let pids = Mutex<Set<pid_t>>([])
+
+    func add(_ pid: pid_t) { self.pids.withLock { _ = $0.insert(pid) } }
+    func remove(_ pid: pid_t) { self.pids.withLock { _ = $0.remove(pid) } }
+
+    func signalAll(_ signal: CInt) {
+        for pid in self.pids.withLock({ $0 }) { Syscall.kill(pid, signal) }
+    }
+}
+
+extension Task where Success == Never, Failure == Never {
+    static func checkCancellation(or error: MapReduceError) throws {
+        if Task.isCancelled { throw error }
+    }
+}

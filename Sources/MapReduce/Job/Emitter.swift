@@ -1,0 +1,261 @@
+#if arch(x86_64)
+public import _Builtin_intrinsics.intel
+#endif
+
+/// Receives the key/value pairs a ``Mapper`` emits.
+///
+/// Pairs are gathered in a small batch (keys encoded once, their ``KeyHash`` computed once) and handed to the
+/// engine a batch at a time, where they are combined into the worker's table or buffered by partition. While
+/// a batch fills, the emitter prefetches the table slot each key will need, so that the hash table's cache
+/// misses overlap with the mapper's own work.
+public struct Emitter<Key: WireCodable, Value: WireCodable>: ~Copyable {
+    @usableFromInline let batch: EmitBatch<Value>
+    @usableFromInline let target: EmitTarget<Value>
+    @usableFromInline var scratch: WireWriter
+    @usableFromInline var prefetch: PrefetchHint
+    @usableFromInline var _emittedCount: Int
+
+    /// Pairs emitted so far.
+    public var emittedCount: Int { self._emittedCount }
+
+    @usableFromInline
+    init(target: EmitTarget<Value>, batchCapacity: Int = 256) {
+        self.batch = EmitBatch(capacity: batchCapacity, keyCapacity: 16 * 1024)
+        self.target = target
+        self.scratch = WireWriter(capacity: 64)
+        self.prefetch = target.prefetchHint()
+        self._emittedCount = 0
+    }
+
+    /// Emits one pair.
+    @inlinable
+    public mutating func emit(_ key: Key, _ value: Value) {
+        var scratch = WireWriter()
+        swap(&scratch, &self.scratch)
+        scratch.removeAll()
+        key.encode(into: &scratch)
+        scratch.bytes.withUnsafeBytes { encoded in
+            self.append(encodedKey: encoded.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!, count: encoded.count, value)
+        }
+        swap(&scratch, &self.scratch)
+    }
+
+    /// Emits one pair whose key is given as its encoded bytes, without building a key value first.
+    /// - Parameters:
+    ///   - keyBytes: The key's bytes, for example a lowercased word; copied before the call returns.
+    ///   - value: The value.
+    @inlinable @inline(__always)
+    public mutating func emit(keyBytes: UnsafeRawBufferPointer, _ value: Value) where Key: RawBytesCodable {
+        let source = keyBytes.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!
+        let count = keyBytes.count
+        self.emit(keyCapacity: count, value) { destination in
+            copyBytes(from: source, to: destination, count: count)
+            return count
+        }
+    }
+
+    /// Emits one pair whose key is given as its encoded bytes, without building a key value first.
+    @inlinable
+    public mutating func emit(keyBytes: RawSpan, _ value: Value) where Key: RawBytesCodable {
+        keyBytes.withUnsafeBytes { self.emit(keyBytes: $0, value) }
+    }
+
+    /// Emits one pair whose key the caller writes straight into the emitter's buffer: the fastest way to
+    /// emit a key that is computed from the input, such as a lowercased word, with no copy in between.
+    /// - Parameters:
+    ///   - keyCapacity: The most bytes `writeKey` may write. The buffer has 16 more bytes of slack, so a
+    ///     writer may store a whole 16-byte vector for a shorter key.
+    ///   - value: The value.
+    ///   - writeKey: Writes the key's encoded bytes at the pointer it is given and returns their count.
+    @inlinable @inline(__always)
+    public mutating func emit(
+        keyCapacity: Int, _ value: Value, writeKey: (UnsafeMutableRawPointer) -> Int
+    ) where Key: RawBytesCodable {
+        self.append(keyCapacity: keyCapacity, value, writeKey: writeKey)
+    }
+
+    @inlinable @inline(__always)
+    mutating func append(encodedKey: UnsafeRawPointer, count: Int, _ value: Value) {
+        self.append(keyCapacity: count, value) { destination in
+            copyBytes(from: encodedKey, to: destination, count: count)
+            return count
+        }
+    }
+
+    @inlinable @inline(__always)
+    mutating func append(keyCapacity: Int, _ value: Value, writeKey: (UnsafeMutableRawPointer) -> Int) {
+        let batch = self.batch
+        if _slowPath(!batch.hasRoom(forKeyBytes: keyCapacity)) {
+            self.drain()
+            if !batch.hasRoom(forKeyBytes: keyCapacity) { batch.growKeys(toFit: keyCapacity) }
+        }
+        let destination = batch.keys + batch.keyBytes
+        let length = writeKey(destination)
+        let hash = KeyHash.hash(UnsafeRawPointer(destination), count: length)
+        batch.record(hash: hash, length: length, value: value)
+        self.prefetch.prefetch(hash: hash)
+        self._emittedCount &+= 1
+    }
+
+    /// Hands every gathered pair to the engine.
+    @usableFromInline
+    mutating func drain() {
+        self.target.drain(self.batch)
+        self.batch.removeAll()
+        self.prefetch = self.target.prefetchHint()
+    }
+}
+
+/// Where to prefetch the table slot of a key hash: the engine's table publishes it after every drain.
+@usableFromInline
+struct PrefetchHint {
+    @usableFromInline var base: UnsafeRawPointer?
+    @usableFromInline var shift: UInt64
+    @usableFromInline var stride: Int
+
+    @usableFromInline
+    init(base: UnsafeRawPointer?, shift: UInt64, stride: Int) {
+        self.base = base
+        self.shift = shift
+        self.stride = stride
+    }
+
+    @usableFromInline static var none: PrefetchHint { PrefetchHint(base: nil, shift: 63, stride: 0) }
+
+    @inlinable @inline(__always)
+    func prefetch(hash: UInt64) {
+        #if arch(x86_64)
+        if let base = self.base {
+            _m_prefetch(UnsafeMutableRawPointer(mutating: base + Int(truncatingIfNeeded: hash >> self.shift) &* self.stride))
+        }
+        #endif
+    }
+}
+
+/// The engine side of an ``Emitter``: takes a batch of pairs and combines or buffers them.
+///
+/// Closures rather than a protocol: they are formed where the job's types are concrete, so the code they
+/// call is specialised for the job, where a protocol witness would run the generic code.
+@usableFromInline
+struct EmitTarget<Value> {
+    /// Consumes every pair in the batch; the emitter empties it afterwards.
+    @usableFromInline let drain: (EmitBatch<Value>) -> Void
+    /// Where the table that the next pairs will land in can be prefetched.
+    @usableFromInline let prefetchHint: () -> PrefetchHint
+
+    @usableFromInline
+    init(drain: @escaping (EmitBatch<Value>) -> Void, prefetchHint: @escaping () -> PrefetchHint) {
+        self.drain = drain
+        self.prefetchHint = prefetchHint
+    }
+}
+
+/// One pending key of a batch: its hash and where its bytes are in the batch's key arena.
+@usableFromInline
+struct PendingKey {
+    @usableFromInline var hash: UInt64
+    @usableFromInline var offset: UInt32
+    @usableFromInline var length: UInt32
+
+    @inlinable init(hash: UInt64, offset: UInt32, length: UInt32) {
+        self.hash = hash
+        self.offset = offset
+        self.length = length
+    }
+}
+
+/// A batch of emitted pairs: keys in one arena, values in one buffer, nothing allocated per pair.
+///
+/// Its hot fields skip dynamic exclusivity checks: a batch belongs to one emitter, used by one thread.
+@usableFromInline
+final class EmitBatch<Value> {
+    @usableFromInline @exclusivity(unchecked) var keys: UnsafeMutableRawPointer
+    @usableFromInline @exclusivity(unchecked) var keyCapacity: Int
+    @usableFromInline @exclusivity(unchecked) var keyBytes: Int
+    @usableFromInline let pending: UnsafeMutablePointer<PendingKey>
+    @usableFromInline let values: UnsafeMutablePointer<Value>
+    @usableFromInline let capacity: Int
+    @usableFromInline @exclusivity(unchecked) var count: Int
+
+    @usableFromInline
+    init(capacity: Int, keyCapacity: Int) {
+        self.capacity = capacity
+        self.keyCapacity = keyCapacity
+        // Slack after the last key: writers may store whole vectors, readers may load whole words.
+        self.keys = .allocate(byteCount: keyCapacity + 32, alignment: 16)
+        self.keyBytes = 0
+        self.pending = .allocate(capacity: capacity)
+        self.values = .allocate(capacity: capacity)
+        self.count = 0
+    }
+
+    @inlinable @inline(__always)
+    func hasRoom(forKeyBytes length: Int) -> Bool {
+        self.count < self.capacity && self.keyBytes + length <= self.keyCapacity
+    }
+
+    @usableFromInline
+    func growKeys(toFit length: Int) {
+        precondition(self.count == 0, "grow only an empty batch")
+        self.keys.deallocate()
+        self.keyCapacity = max(length, self.keyCapacity * 2)
+        self.keys = .allocate(byteCount: self.keyCapacity + 32, alignment: 16)
+    }
+
+    /// Records a key already written at the end of the arena, and its value.
+    @inlinable @inline(__always)
+    func record(hash: UInt64, length: Int, value: Value) {
+        self.pending[self.count] = PendingKey(hash: hash, offset: UInt32(self.keyBytes), length: UInt32(length))
+        (self.values + self.count).initialize(to: value)
+        self.count += 1
+        self.keyBytes += length
+    }
+
+    /// The bytes of pending key `index`.
+    @inlinable @inline(__always)
+    func key(at index: Int) -> UnsafeRawBufferPointer {
+        let entry = self.pending[index]
+        return UnsafeRawBufferPointer(start: self.keys + Int(entry.offset), count: Int(entry.length))
+    }
+
+    @usableFromInline
+    func removeAll() {
+        self.values.deinitialize(count: self.count)
+        self.count = 0
+        self.keyBytes = 0
+    }
+
+    deinit {
+        self.values.deinitialize(count: self.count)
+        self.values.deallocate()
+        self.pending.deallocate()
+        self.keys.deallocate()
+    }
+}
+
+/// Copies a short byte string with word-sized moves, without calling `memmove`; never reads or writes
+/// outside the two ranges.
+@inlinable @inline(__always)
+func copyBytes(from source: UnsafeRawPointer, to destination: UnsafeMutableRawPointer, count: Int) {
+    if count >= 8 {
+        var i = 0
+        while i + 8 <= count {
+            destination.storeBytes(of: source.loadUnaligned(fromByteOffset: i, as: UInt64.self), toByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        if i < count {
+            destination.storeBytes(
+                of: source.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self), toByteOffset: count - 8, as: UInt64.self
+            )
+        }
+    } else if count >= 4 {
+        let head = source.loadUnaligned(as: UInt32.self)
+        let last = source.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
+        destination.storeBytes(of: head, as: UInt32.self)
+        destination.storeBytes(of: last, toByteOffset: count - 4, as: UInt32.self)
+    } else {
+        for i in 0..<count {
+            destination.storeBytes(of: source.load(fromByteOffset: i, as: UInt8.self), toByteOffset: i, as: UInt8.self)
+        }
+    }
+}

@@ -1,0 +1,125 @@
+/// Where a block of input bytes came from: the file and the offset of its first byte.
+public struct InputOrigin: Sendable, Hashable, CustomStringConvertible {
+    /// The input's path as the user gave it (`<stdin>` for standard input).
+    public var path: String
+    /// The byte offset, in that input, of the first byte handed to the mapper.
+    public var offset: Int
+
+    /// Creates an origin.
+    public init(path: String, offset: Int) {
+        self.path = path
+        self.offset = offset
+    }
+
+    /// `path:offset`, the form errors use.
+    public var description: String { "\(self.path):\(self.offset)" }
+
+    /// The origin `distance` bytes further on.
+    public func advanced(by distance: Int) -> InputOrigin {
+        InputOrigin(path: self.path, offset: self.offset + distance)
+    }
+}
+
+/// Turns input records into key/value pairs: the "map" of MapReduce.
+///
+/// Records are lines. A line ends at `\n`, `\r\n` or `\r` (Python's universal newlines); the record handed to
+/// ``map(_:into:)`` excludes that terminator. Each worker process makes its own mapper with
+/// ``MapReduceJob/makeMapper()``, so a mapper may keep mutable scratch state.
+///
+/// A mapper that can process many lines faster at once than one by one (for example with SIMD) implements
+/// ``map(lines:at:into:)`` as well.
+public protocol Mapper<Key, Value>: Sendable {
+    /// The type of the keys emitted; keys are grouped, partitioned and ordered by their encoded bytes.
+    associatedtype Key: WireCodable
+    /// The type of the values emitted.
+    associatedtype Value: WireCodable
+
+    /// Called once per record.
+    /// - Parameters:
+    ///   - record: The line, without its terminator; valid only during the call.
+    ///   - output: Where to emit key/value pairs.
+    /// - Throws: Any error fails the job, reported with the record's location.
+    mutating func map(_ record: RawSpan, into output: inout Emitter<Key, Value>) throws
+
+    /// Called with a block of whole lines: the block starts at the start of a line and ends just after a line
+    /// terminator or at the end of the input. The default splits the block into records and calls
+    /// ``map(_:into:)`` for each.
+    /// - Parameters:
+    ///   - lines: The bytes of whole lines; valid only during the call.
+    ///   - origin: The input and offset of the block's first byte, for error messages.
+    ///   - output: Where to emit key/value pairs.
+    mutating func map(lines: RawSpan, at origin: InputOrigin, into output: inout Emitter<Key, Value>) throws
+}
+
+extension Mapper {
+    /// Splits `lines` at universal newlines and maps each record.
+    @inlinable
+    public mutating func map(lines: RawSpan, at origin: InputOrigin, into output: inout Emitter<Key, Value>) throws {
+        try lines.withUnsafeBytes { block in
+            var lineStart = 0
+            while lineStart < block.count {
+                let (recordEnd, nextStart) = LineScanner.lineEnd(in: block, from: lineStart)
+                let record = UnsafeRawBufferPointer(rebasing: block[lineStart..<recordEnd])
+                do {
+                    try self.map(RawSpan(_unsafeBytes: record), into: &output)
+                } catch let error as MapReduceError {
+                    throw error
+                } catch {
+                    throw MapReduceError(
+                        .jobFailed,
+                        "the mapper threw: \(error)",
+                        input: origin.advanced(by: lineStart).description,
+                        underlying: error
+                    )
+                }
+                lineStart = nextStart
+            }
+        }
+    }
+}
+
+/// Finds line boundaries under universal newlines (`\n`, `\r\n`, `\r`).
+public enum LineScanner {
+    /// The end of the line that starts at `start` (excluding its terminator) and where the next line starts.
+    @inlinable
+    public static func lineEnd(in bytes: UnsafeRawBufferPointer, from start: Int) -> (end: Int, next: Int) {
+        var i = start
+        let count = bytes.count
+        while i < count {
+            let byte = bytes[i]
+            if byte == 0x0A { return (i, i + 1) }
+            if byte == 0x0D {
+                if i + 1 < count && bytes[i + 1] == 0x0A { return (i, i + 2) }
+                return (i, i + 1)
+            }
+            i += 1
+        }
+        return (count, count)
+    }
+
+    /// Whether a line starts at `position`: at the start, or just after a terminator (not between the two
+    /// bytes of `\r\n`). `position == bytes.count` is a line start only if the bytes end with a terminator.
+    @inlinable
+    public static func isLineStart(_ bytes: UnsafeRawBufferPointer, at position: Int) -> Bool {
+        if position == 0 { return true }
+        let previous = bytes[position - 1]
+        if previous == 0x0A { return true }
+        if previous == 0x0D { return position == bytes.count || bytes[position] != 0x0A }
+        return false
+    }
+
+    /// The first line start at or after `position`, or `bytes.count` if there is none.
+    @inlinable
+    public static func nextLineStart(_ bytes: UnsafeRawBufferPointer, atOrAfter position: Int) -> Int {
+        if position >= bytes.count { return bytes.count }
+        if isLineStart(bytes, at: position) { return position }
+        var i = position
+        while i < bytes.count {
+            let byte = bytes[i]
+            if byte == 0x0A { return i + 1 }
+            if byte == 0x0D { return i + 1 < bytes.count && bytes[i + 1] == 0x0A ? i + 2 : i + 1 }
+            i += 1
+        }
+        return bytes.count
+    }
+}

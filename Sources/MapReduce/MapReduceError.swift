@@ -1,0 +1,92 @@
+/// The one error the engine throws.
+///
+/// ``description`` is the single line a command-line tool prints: what went wrong and where. ``code`` says
+/// which kind of failure it is; new codes can be added without breaking existing `switch`es on them,
+/// because ``Code`` is a struct rather than an enum.
+public struct MapReduceError: Error, Sendable, CustomStringConvertible {
+    /// The kind of failure.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        enum Storage: UInt8, Sendable {
+            case badInput
+            case invalidData
+            case workerDied
+            case poisonTask
+            case jobFailed
+            case protocolViolation
+            case cancelled
+            case io
+            case usage
+        }
+
+        let storage: Storage
+
+        /// An input path is missing, unreadable, of the wrong type, or names nothing to read.
+        public static var badInput: Self { Self(storage: .badInput) }
+        /// The contents of an input cannot be processed, for example invalid UTF-8.
+        public static var invalidData: Self { Self(storage: .invalidData) }
+        /// Worker processes died and could not be replaced.
+        public static var workerDied: Self { Self(storage: .workerDied) }
+        /// One task killed a worker every time it ran.
+        public static var poisonTask: Self { Self(storage: .poisonTask) }
+        /// The job's own code threw an error.
+        public static var jobFailed: Self { Self(storage: .jobFailed) }
+        /// A worker or peer sent a frame that breaks the protocol.
+        public static var protocolViolation: Self { Self(storage: .protocolViolation) }
+        /// The job was cancelled, for example by SIGINT.
+        public static var cancelled: Self { Self(storage: .cancelled) }
+        /// A system call on a file or pipe failed.
+        public static var io: Self { Self(storage: .io) }
+        /// The engine was configured or called wrongly.
+        public static var usage: Self { Self(storage: .usage) }
+
+        public var description: String { String(describing: self.storage) }
+    }
+
+    /// Which kind of failure this is.
+    public var code: Code
+    /// What went wrong, in one line, without the location.
+    public var message: String
+    /// Where in the input, as `path:offset` or `path`, when known.
+    public var input: String?
+    /// The peer or worker involved, when there is one.
+    public var peer: String?
+    /// The error underneath, if another error caused this one.
+    public var underlying: (any Error)?
+
+    /// Creates an error.
+    /// - Parameters:
+    ///   - code: The kind of failure.
+    ///   - message: One line saying what went wrong.
+    ///   - input: Where in the input, as `path:offset` or `path`.
+    ///   - peer: The worker or peer involved.
+    ///   - underlying: The error that caused this one.
+    public init(
+        _ code: Code,
+        _ message: String,
+        input: String? = nil,
+        peer: String? = nil,
+        underlying: (any Error)? = nil
+    ) {
+        self.code = code
+        self.message = message
+        self.input = input
+        self.peer = peer
+        self.underlying = underlying
+    }
+
+    /// `input: message (peer)`, on one line.
+    public var description: String {
+        var line = ""
+        if let input { line += "\(input): " }
+        line += self.message
+        if let peer { line += " (\(peer))" }
+        return line.replacingNewlines()
+    }
+}
+
+extension String {
+    /// The string with every line break turned into a space, so an error stays on one line.
+    func replacingNewlines() -> String {
+        String(String.UnicodeScalarView(self.unicodeScalars.map { $0 == "\n" || $0 == "\r" ? " " : $0 }))
+    }
+}

@@ -1,0 +1,240 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Musl)
+@preconcurrency import Musl
+#elseif canImport(Darwin)
+import Darwin
+#else
+#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
+#endif
+
+import SystemPackage
+
+/// Thin wrappers over the system calls the engine makes: each retries `EINTR` and throws the `Errno`.
+enum Syscall {
+    @inline(__always)
+    static func retrying<T: BinaryInteger>(_ body: () -> T) throws(Errno) -> T {
+        while true {
+            let result = body()
+            if result >= 0 { return result }
+            let code = errno
+            if code == EINTR { continue }
+            throw Errno(rawValue: code)
+        }
+    }
+
+    static func open(_ path: String, _ flags: CInt, _ mode: mode_t = 0) throws(Errno) -> CInt {
+        try retrying { Glibc.open(path, flags | O_CLOEXEC, mode) }
+    }
+
+    static func close(_ fd: CInt) {
+        // Never retry close: on Linux the descriptor is released even when it reports EINTR.
+        _ = Glibc.close(fd)
+    }
+
+    static func read(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        try retrying { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    static func pread(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer, _ offset: Int) throws(Errno) -> Int {
+        try retrying { Glibc.pread(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
+    }
+
+    /// Reads until `buffer` is full or the end of the file; returns how many bytes were read.
+    static func readFully(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n = try read(fd, UnsafeMutableRawBufferPointer(rebasing: buffer[done...]))
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    /// Reads `buffer.count` bytes at `offset` unless the file ends first; returns how many were read.
+    static func preadFully(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer, _ offset: Int) throws(Errno) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n = try pread(fd, UnsafeMutableRawBufferPointer(rebasing: buffer[done...]), offset + done)
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    static func writeFully(_ fd: CInt, _ buffer: UnsafeRawBufferPointer) throws(Errno) {
+        var done = 0
+        while done < buffer.count {
+            let rest = UnsafeRawBufferPointer(rebasing: buffer[done...])
+            done += try retrying { Glibc.write(fd, rest.baseAddress, rest.count) }
+        }
+    }
+
+    static func fstat(_ fd: CInt) throws(Errno) -> Glibc.stat {
+        var info = Glibc.stat()
+        _ = try retrying { Glibc.fstat(fd, &info) }
+        return info
+    }
+
+    /// `stat` (following symbolic links) or `lstat`.
+    static func stat(_ path: String, followingLinks: Bool = true) throws(Errno) -> Glibc.stat {
+        var info = Glibc.stat()
+        if followingLinks {
+            _ = try retrying { statFile(path, &info) }
+        } else {
+            _ = try retrying { lstatFile(path, &info) }
+        }
+        return info
+    }
+
+    static func fsync(_ fd: CInt) throws(Errno) {
+        _ = try retrying { Glibc.fsync(fd) }
+    }
+
+    static func rename(_ from: String, _ to: String) throws(Errno) {
+        _ = try retrying { Glibc.rename(from, to) }
+    }
+
+    static func unlink(_ path: String) {
+        _ = Glibc.unlink(path)
+    }
+
+    static func mkdir(_ path: String, _ mode: mode_t = 0o700) throws(Errno) {
+        _ = try retrying { Glibc.mkdir(path, mode) }
+    }
+
+    /// Creates a fresh private directory from a template ending in `XXXXXX`.
+    static func makeTemporaryDirectory(template: String) throws(Errno) -> String {
+        var bytes = Array(template.utf8CString)
+        let result = bytes.withUnsafeMutableBufferPointer { Glibc.mkdtemp($0.baseAddress!) }
+        guard result != nil else { throw Errno(rawValue: errno) }
+        return String(decoding: bytes.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The names in a directory, without `.` and `..`.
+    static func listDirectory(_ path: String) throws(Errno) -> [String] {
+        guard let dir = Glibc.opendir(path) else { throw Errno(rawValue: errno) }
+        defer { Glibc.closedir(dir) }
+        var names: [String] = []
+        while true {
+            errno = 0
+            guard let entry = Glibc.readdir(dir) else {
+                if errno != 0 { throw Errno(rawValue: errno) }
+                break
+            }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Removes a directory tree; errors are ignored, as cleanup must not mask the job's own outcome.
+    static func removeTree(_ path: String) {
+        var info = Glibc.stat()
+        guard Glibc.lstat(path, &info) == 0 else { return }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            for name in (try? listDirectory(path)) ?? [] {
+                removeTree(path + "/" + name)
+            }
+            _ = Glibc.rmdir(path)
+        } else {
+            _ = Glibc.unlink(path)
+        }
+    }
+
+    static func socketPair() throws(Errno) -> (CInt, CInt) {
+        var fds: [CInt] = [-1, -1]
+        _ = try retrying { Glibc.socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0, &fds) }
+        return (fds[0], fds[1])
+    }
+
+    static func kill(_ pid: pid_t, _ signal: CInt) {
+        _ = Glibc.kill(pid, signal)
+    }
+
+    /// Waits for `pid`; with `block: false` returns nil while it still runs.
+    static func wait(_ pid: pid_t, block: Bool) throws(Errno) -> CInt? {
+        var status: CInt = 0
+        let result = try retrying { Glibc.waitpid(pid, &status, block ? 0 : WNOHANG) }
+        return result == 0 ? nil : status
+    }
+
+    static func errnoDescription(_ code: Errno) -> String {
+        String(cString: strerror(code.rawValue))
+    }
+}
+
+/// How a child process ended, from a `waitpid` status.
+package enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
+    case exited(CInt)
+    case signalled(CInt)
+
+    package init(waitStatus status: CInt) {
+        if status & 0x7f == 0 {
+            self = .exited((status >> 8) & 0xff)
+        } else {
+            self = .signalled(status & 0x7f)
+        }
+    }
+
+    package var description: String {
+        switch self {
+        case .exited(let code): "exited with status \(code)"
+        case .signalled(let signal): "killed by \(signalName(signal))"
+        }
+    }
+}
+
+/// `SIGKILL`, `SIGSEGV`, … for a signal number.
+package func signalName(_ signal: CInt) -> String {
+    switch signal {
+    case SIGKILL: "SIGKILL"
+    case SIGSEGV: "SIGSEGV"
+    case SIGBUS: "SIGBUS"
+    case SIGABRT: "SIGABRT"
+    case SIGILL: "SIGILL"
+    case SIGTRAP: "SIGTRAP"
+    case SIGTERM: "SIGTERM"
+    case SIGINT: "SIGINT"
+    case SIGFPE: "SIGFPE"
+    case SIGPIPE: "SIGPIPE"
+    default: "signal \(signal)"
+    }
+}
+
+extension Errno {
+    /// The C library's message for this error, such as "No such file or directory".
+    var message: String { Syscall.errnoDescription(self) }
+}
+
+/// `memcmp`, for byte comparisons outside the hot loops.
+@usableFromInline
+func memcmpBytes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Int {
+    Int(memcmp(a, b, count))
+}
+
+/// Nanoseconds on the monotonic clock.
+@usableFromInline
+func monotonicNanoseconds() -> Int {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Int(now.tv_sec) * 1_000_000_000 + Int(now.tv_nsec)
+}
+
+/// The value of an environment variable.
+package func environmentValue(_ name: String) -> String? {
+    guard let value = getenv(name) else { return nil }
+    return String(cString: value)
+}
+
+/// The C library's message for an `Errno`, or the error's own description.
+func describeError(_ error: any Error) -> String {
+    if let errno = error as? Errno { return errno.message }
+    return "\(error)"
+}
+
+// At file scope the names resolve to the C functions rather than to the `stat` struct.
+private func statFile(_ path: String, _ info: inout stat) -> CInt { stat(path, &info) }
+private func lstatFile(_ path: String, _ info: inout stat) -> CInt { lstat(path, &info) }

@@ -1,0 +1,54 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Musl)
+@preconcurrency import Musl
+#elseif canImport(Darwin)
+import Darwin
+#else
+#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
+#endif
+
+/// Deterministic crashes for testing the engine's recovery, driven by `MAPREDUCE_FAULT_INJECTION`.
+///
+/// - `kill-on-map=NAME`: a worker SIGKILLs itself whenever it starts mapping an input whose name contains
+///   `NAME` (a poison input: the job must fail after the allowed attempts).
+/// - `kill-once-on-map=NAME@MARKER`: the same, but only if the file `MARKER` does not exist yet; the worker
+///   creates it first, so exactly one worker dies and the job must still produce the right output.
+///
+/// Unset, this costs one check of a constant per input split.
+@usableFromInline
+enum FaultInjection {
+    enum Rule {
+        case killOnMap(name: String)
+        case killOnceOnMap(name: String, marker: String)
+    }
+
+    static let rule: Rule? = {
+        guard let spec = environmentValue("MAPREDUCE_FAULT_INJECTION"), !spec.isEmpty else { return nil }
+        if spec.hasPrefix("kill-on-map=") {
+            return .killOnMap(name: String(spec.dropFirst("kill-on-map=".count)))
+        }
+        if spec.hasPrefix("kill-once-on-map=") {
+            let rest = spec.dropFirst("kill-once-on-map=".count)
+            guard let at = rest.firstIndex(of: "@") else { return nil }
+            return .killOnceOnMap(name: String(rest[..<at]), marker: String(rest[rest.index(after: at)...]))
+        }
+        return nil
+    }()
+
+    @usableFromInline
+    static func beforeMapping(_ inputName: String) {
+        guard let rule else { return }
+        switch rule {
+        case .killOnMap(let name):
+            if inputName.contains(name) { kill(getpid(), SIGKILL) }
+        case .killOnceOnMap(let name, let marker):
+            guard inputName.contains(name) else { return }
+            let fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if fd >= 0 {
+                close(fd)
+                kill(getpid(), SIGKILL)
+            }
+        }
+    }
+}

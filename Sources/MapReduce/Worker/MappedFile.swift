@@ -1,0 +1,201 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Musl)
+@preconcurrency import Musl
+#elseif canImport(Darwin)
+import Darwin
+#else
+#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
+#endif
+
+import SystemPackage
+
+/// A whole input file mapped read-only into memory.
+///
+/// Mapped pages belong to the page cache, not to the worker's anonymous memory, so a worker maps a
+/// gigabyte-sized file, or a file that is one enormous line, without its memory growing.
+@usableFromInline
+final class MappedFile {
+    @usableFromInline let path: String
+    @usableFromInline let displayName: String
+    @usableFromInline let bytes: UnsafeRawBufferPointer
+    private let mapping: UnsafeMutableRawPointer?
+
+    /// Maps `path`, checking that it still has the size it had when the job started.
+    @usableFromInline
+    init(path: String, displayName: String, expectedSize: Int) throws {
+        self.path = path
+        self.displayName = displayName
+        let fd: CInt
+        do {
+            fd = try Syscall.open(path, O_RDONLY)
+        } catch {
+            throw MapReduceError(.badInput, "cannot open: \(describeError(error))", input: displayName)
+        }
+        defer { Syscall.close(fd) }
+        let size: Int
+        do {
+            size = Int(try Syscall.fstat(fd).st_size)
+        } catch {
+            throw MapReduceError(.badInput, "cannot stat: \(describeError(error))", input: displayName)
+        }
+        guard size == expectedSize else {
+            throw MapReduceError(
+                .badInput,
+                "changed while the job ran (it had \(expectedSize) bytes, now \(size))",
+                input: displayName
+            )
+        }
+        if size == 0 {
+            self.mapping = nil
+            self.bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let address, address != MAP_FAILED else {
+            throw MapReduceError(.badInput, "cannot map into memory: \(Errno(rawValue: errno).message)", input: displayName)
+        }
+        _ = madvise(address, size, MADV_SEQUENTIAL)
+        self.mapping = address
+        self.bytes = UnsafeRawBufferPointer(start: address, count: size)
+    }
+
+    /// Asks the kernel to read a range ahead of use.
+    @usableFromInline
+    func willNeed(_ range: Range<Int>) {
+        guard let mapping, !range.isEmpty else { return }
+        let pageSize = 4096
+        let start = range.lowerBound & ~(pageSize - 1)
+        _ = madvise(mapping + start, range.upperBound - start, MADV_WILLNEED)
+    }
+
+    deinit {
+        if let mapping { munmap(mapping, self.bytes.count) }
+    }
+}
+
+/// Writes a file through a large buffer; tracks the offset of the next byte.
+@usableFromInline
+final class BufferedFileWriter {
+    @usableFromInline let path: String
+    private let fd: CInt
+    @usableFromInline var buffer: [UInt8]
+    @usableFromInline var offset: Int
+    private var closed = false
+
+    /// Creates (or truncates) `path`, readable only by its owner.
+    @usableFromInline
+    init(path: String, bufferSize: Int = 256 * 1024) throws {
+        self.path = path
+        do {
+            self.fd = try Syscall.open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        } catch {
+            throw MapReduceError(.io, "cannot create: \(describeError(error))", input: path)
+        }
+        self.buffer = []
+        self.buffer.reserveCapacity(bufferSize)
+        self.offset = 0
+    }
+
+    @inlinable
+    func write(_ raw: UnsafeRawBufferPointer) throws {
+        if self.buffer.count + raw.count > self.buffer.capacity {
+            try self.flush()
+            if raw.count >= self.buffer.capacity {
+                try self.writeThrough(raw)
+                return
+            }
+        }
+        self.buffer.append(contentsOf: raw)
+        self.offset += raw.count
+    }
+
+    @inlinable
+    func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try self.write($0) }
+    }
+
+    @inlinable
+    func writeVarint(_ value: Int) throws {
+        var value = UInt64(value)
+        var scratch: (UInt64, UInt64) = (0, 0)
+        let count = withUnsafeMutableBytes(of: &scratch) { raw -> Int in
+            var i = 0
+            while value >= 0x80 {
+                raw[i] = UInt8(truncatingIfNeeded: value) | 0x80
+                value >>= 7
+                i += 1
+            }
+            raw[i] = UInt8(value)
+            return i + 1
+        }
+        try withUnsafeBytes(of: &scratch) { try self.write(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+    }
+
+    @usableFromInline
+    func writeThrough(_ raw: UnsafeRawBufferPointer) throws {
+        do {
+            try Syscall.writeFully(self.fd, raw)
+        } catch {
+            throw MapReduceError(.io, "cannot write: \(describeError(error))", input: self.path)
+        }
+        self.offset += raw.count
+    }
+
+    @usableFromInline
+    func flush() throws {
+        guard !self.buffer.isEmpty else { return }
+        do {
+            try self.buffer.withUnsafeBytes { try Syscall.writeFully(self.fd, $0) }
+        } catch {
+            throw MapReduceError(.io, "cannot write: \(describeError(error))", input: self.path)
+        }
+        self.buffer.removeAll(keepingCapacity: true)
+    }
+
+    @usableFromInline
+    func close() throws {
+        guard !self.closed else { return }
+        try self.flush()
+        self.closed = true
+        Syscall.close(self.fd)
+    }
+
+    deinit {
+        if !self.closed { Syscall.close(self.fd) }
+    }
+}
+
+/// Reads byte ranges of a file into a reusable buffer.
+@usableFromInline
+struct RangeReader {
+    @usableFromInline var buffer: [UInt8] = []
+
+    @usableFromInline init() {}
+
+    /// Reads `length` bytes at `offset` of `path` and hands them to `body`.
+    @usableFromInline
+    mutating func withRange<R>(
+        path: String, offset: Int, length: Int, _ body: (UnsafeRawBufferPointer) throws -> R
+    ) throws -> R {
+        if self.buffer.count < length { self.buffer = [UInt8](repeating: 0, count: length) }
+        let fd: CInt
+        do {
+            fd = try Syscall.open(path, O_RDONLY)
+        } catch {
+            throw MapReduceError(.io, "cannot open intermediate file: \(describeError(error))", input: path)
+        }
+        defer { Syscall.close(fd) }
+        let read = try self.buffer.withUnsafeMutableBytes { raw -> Int in
+            do {
+                return try Syscall.preadFully(fd, UnsafeMutableRawBufferPointer(rebasing: raw[0..<length]), offset)
+            } catch {
+                throw MapReduceError(.io, "cannot read intermediate file: \(describeError(error))", input: path)
+            }
+        }
+        guard read == length else {
+            throw MapReduceError(.io, "intermediate file is shorter than recorded", input: path)
+        }
+        return try self.buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
+    }
+}

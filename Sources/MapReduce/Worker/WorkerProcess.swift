@@ -1,0 +1,109 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Musl)
+@preconcurrency import Musl
+#elseif canImport(Darwin)
+import Darwin
+#else
+#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
+#endif
+
+/// The entry point of a worker process: serve tasks on the inherited socket until told to stop.
+///
+/// The coordinator starts workers as new processes of its own executable (spawn, then exec: never a bare
+/// `fork()` of a multi-threaded process) with the hidden `worker` argument. A program that embeds the engine
+/// calls ``run(registry:)`` when it sees that argument.
+public enum WorkerProcess {
+    /// The descriptor of the worker's end of its socket to the coordinator.
+    package static let channelDescriptor: CInt = 3
+
+    /// The argument that makes the executable a worker.
+    public static let argument = "worker"
+
+    /// Serves tasks until the coordinator says stop or goes away, then exits the process.
+    /// - Parameter registry: The jobs this binary can run.
+    public static func run(registry: JobRegistry) -> Never {
+        signal(SIGINT, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
+        // Whatever a job prints must not reach the coordinator's standard output.
+        dup2(STDERR_FILENO, STDOUT_FILENO)
+        startOrphanWatchdog()
+        let channel = BlockingFrameChannel(input: channelDescriptor, output: channelDescriptor)
+        // `_exit`, not `exit`: a worker has nothing buffered to flush, and running the C library's exit
+        // handlers while the runtime's other threads are still alive is how processes crash on the way out.
+        do {
+            try serve(channel: channel, registry: registry)
+            _exit(0)
+        } catch {
+            let message = "mapreduce worker \(getpid()): \(error)\n"
+            _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+            _exit(70)
+        }
+    }
+
+    static func serve(channel: BlockingFrameChannel, registry: JobRegistry) throws {
+        guard let first = try channel.receive() else { return }
+        guard case .hello(let hello) = try CoordinatorMessage(frame: first) else {
+            throw MapReduceError(.protocolViolation, "the first message was not a hello")
+        }
+        guard hello.protocolVersion == workerProtocolVersion else {
+            throw MapReduceError(
+                .protocolViolation,
+                "the coordinator speaks protocol \(hello.protocolVersion), this worker \(workerProtocolVersion)"
+            )
+        }
+        let handler: WorkerJobHandler
+        do {
+            handler = try registry.makeHandler(for: hello, processID: Int(getpid()))
+        } catch let error as MapReduceError {
+            try channel.send(WorkerMessage.taskFailed(TaskFailure(taskID: 0, error: error)).frame)
+            return
+        }
+        try channel.send(WorkerMessage.ready(protocolVersion: workerProtocolVersion, processID: Int(getpid())).frame)
+        while let frame = try channel.receive() {
+            let reply: WorkerMessage
+            switch try CoordinatorMessage(frame: frame) {
+            case .hello:
+                throw MapReduceError(.protocolViolation, "a second hello")
+            case .shutdown:
+                return
+            case .map(let task):
+                reply = Self.catching(taskID: task.id, input: task.firstInput) { .mapDone(try handler.map(task)) }
+            case .flush:
+                reply = Self.catching(taskID: -1, input: nil) { .flushed(try handler.flush()) }
+            case .reduce(let task):
+                reply = Self.catching(taskID: task.id, input: nil) { .reduceDone(try handler.reduce(task)) }
+            }
+            try channel.send(reply.frame)
+        }
+    }
+
+    /// Runs a task; an error becomes a `taskFailed` reply naming the task's input.
+    static func catching(taskID: Int, input: String?, _ body: () throws -> WorkerMessage) -> WorkerMessage {
+        do {
+            return try body()
+        } catch var error as MapReduceError {
+            if error.input == nil { error.input = input }
+            return .taskFailed(TaskFailure(taskID: max(taskID, 0), error: error))
+        } catch {
+            return .taskFailed(TaskFailure(taskID: max(taskID, 0), error: MapReduceError(.jobFailed, "\(error)", input: input)))
+        }
+    }
+
+    /// A thread that ends the process as soon as the coordinator's end of the socket closes, even in the
+    /// middle of a long task: a worker never outlives its coordinator.
+    static func startOrphanWatchdog() {
+        var thread = pthread_t()
+        let result = pthread_create(&thread, nil, { _ in
+            var descriptor = pollfd(fd: WorkerProcess.channelDescriptor, events: 0, revents: 0)
+            while true {
+                let ready = poll(&descriptor, 1, -1)
+                if ready > 0 && descriptor.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 {
+                    _exit(0)
+                }
+                if ready < 0 && errno != EINTR { _exit(0) }
+            }
+        }, nil)
+        if result == 0 { pthread_detach(thread) }
+    }
+}

@@ -1,0 +1,257 @@
+/// The job-specific half of a worker process: map, flush and reduce for one job type.
+///
+/// Everything here is `@inlinable` so that it is compiled again, specialised, in the module that registers
+/// the job (see ``JobRegistry/register(_:)``): the mapper, the emitter, the combining table and the reducer
+/// then run as concrete code, with no generic dispatch in the loops.
+@usableFromInline
+final class WorkerRuntime<J: MapReduceJob> {
+    @usableFromInline let job: J
+    @usableFromInline var mapper: J.JobMapper
+    @usableFromInline let combiner: J.JobCombiner?
+    @usableFromInline let partitioner: J.JobPartitioner
+    @usableFromInline let partitions: Int
+    @usableFromInline let memoryBudget: Int
+    @usableFromInline var namer: WorkFileNamer
+    @usableFromInline let combining: CombiningSink<J.JobCombiner>?
+    @usableFromInline let buffering: BufferingSink<J.JobPartitioner, J.Value>?
+    @usableFromInline var emitter: Emitter<J.Key, J.Value>
+    @usableFromInline var unreportedSpills: [Spill] = []
+    @usableFromInline var currentFile: MappedFile?
+    @usableFromInline var reducer: J.JobReducer?
+
+    @inlinable
+    init(job: J, hello: WorkerHello, processID: Int) throws {
+        self.job = job
+        self.mapper = try job.makeMapper()
+        self.combiner = job.makeCombiner()
+        self.partitioner = job.partitioner
+        self.partitions = max(1, hello.partitions)
+        self.memoryBudget = max(1 << 20, hello.memoryBudget)
+        self.namer = WorkFileNamer(directory: hello.workDirectory, workerIndex: hello.workerIndex, processID: processID)
+        let target: EmitTarget<J.Value>
+        if let combiner = self.combiner {
+            let sink = CombiningSink(combiner: combiner)
+            self.combining = sink
+            self.buffering = nil
+            target = EmitTarget(drain: { sink.drain($0) }, prefetchHint: { sink.prefetchHint })
+        } else {
+            let sink = BufferingSink<J.JobPartitioner, J.Value>(partitioner: job.partitioner, partitions: self.partitions)
+            self.combining = nil
+            self.buffering = sink
+            target = EmitTarget(drain: { sink.drain($0) }, prefetchHint: { .none })
+        }
+        self.emitter = Emitter(target: target)
+    }
+
+    /// The handler the serve loop calls; its closures are formed here, where `J` is concrete.
+    @inlinable
+    static func makeHandler(job: J, hello: WorkerHello, processID: Int) throws -> WorkerJobHandler {
+        let runtime = try WorkerRuntime(job: job, hello: hello, processID: processID)
+        return WorkerJobHandler(
+            map: { try runtime.runMap($0) },
+            flush: { try runtime.flush() },
+            reduce: { try runtime.runReduce($0) }
+        )
+    }
+
+    // MARK: - Map
+
+    @inlinable
+    func runMap(_ task: MapTask) throws -> MapTaskReport {
+        let started = monotonicNanoseconds()
+        let emittedBefore = self.emitter.emittedCount
+        var bytes = 0
+        for split in task.splits {
+            let file = try self.mappedFile(for: split)
+            let whole = file.bytes
+            let start = LineScanner.nextLineStart(whole, atOrAfter: split.start)
+            let end = split.end >= whole.count ? whole.count : LineScanner.nextLineStart(whole, atOrAfter: split.end)
+            guard start < end else { continue }
+            FaultInjection.beforeMapping(split.displayName)
+            file.willNeed(start..<end)
+            let lines = UnsafeRawBufferPointer(rebasing: whole[start..<end])
+            let origin = InputOrigin(path: split.displayName, offset: start)
+            do {
+                try self.mapper.map(lines: RawSpan(_unsafeBytes: lines), at: origin, into: &self.emitter)
+            } catch let error as MapReduceError {
+                throw error
+            } catch {
+                throw MapReduceError(.jobFailed, "the mapper threw: \(error)", input: origin.description, underlying: error)
+            }
+            bytes += end - start
+        }
+        self.emitter.drain()
+        if self.memoryFootprint > self.memoryBudget {
+            try self.spill()
+        }
+        let spills = self.unreportedSpills
+        self.unreportedSpills = []
+        return MapTaskReport(
+            taskID: task.id,
+            bytes: bytes,
+            records: self.emitter.emittedCount - emittedBefore,
+            elapsedNanoseconds: monotonicNanoseconds() - started,
+            spills: spills
+        )
+    }
+
+    @inlinable
+    func mappedFile(for split: InputSplit) throws -> MappedFile {
+        if let file = self.currentFile, file.path == split.path { return file }
+        self.currentFile = nil
+        let file = try MappedFile(path: split.path, displayName: split.displayName, expectedSize: split.fileSize)
+        self.currentFile = file
+        return file
+    }
+
+    @inlinable
+    var memoryFootprint: Int {
+        self.combining?.memoryFootprint ?? self.buffering?.memoryFootprint ?? 0
+    }
+
+    @inlinable
+    func spill() throws {
+        if self.combining?.isEmpty ?? self.buffering?.isEmpty ?? true { return }
+        var writer = try SpillWriter(path: self.namer.next("spill"))
+        if let combining = self.combining {
+            try combining.spill(into: &writer, partitioner: self.partitioner, partitions: self.partitions)
+        } else if let buffering = self.buffering {
+            try buffering.spill(into: &writer)
+        }
+        self.unreportedSpills.append(try writer.finish())
+    }
+
+    @inlinable
+    func flush() throws -> [Spill] {
+        self.currentFile = nil
+        self.emitter.drain()
+        try self.spill()
+        let spills = self.unreportedSpills
+        self.unreportedSpills = []
+        return spills
+    }
+
+    // MARK: - Reduce
+
+    @inlinable
+    func runReduce(_ task: ReduceTask) throws -> ReduceTaskReport {
+        let started = monotonicNanoseconds()
+        if self.reducer == nil { self.reducer = try self.job.makeReducer() }
+        var grouping = ReduceGrouping<J.Value>(expectedKeys: task.estimatedKeys)
+        var reader = RangeReader()
+        var inputBytes = 0
+        for input in task.inputs where input.length > 0 {
+            inputBytes += input.length
+            try reader.withRange(path: input.path, offset: input.offset, length: input.length) { segment in
+                var records = WireReader(segment)
+                while !records.isAtEnd {
+                    let key = try records.readLengthPrefixedBytes()
+                    let value = try records.readLengthPrefixed(J.Value.self)
+                    grouping.add(key: key, value: value, combiner: self.combiner)
+                }
+            }
+        }
+        let runPath = self.namer.next("run")
+        let run = try BufferedFileWriter(path: runPath)
+        var encoded = WireWriter(capacity: 64)
+        let order = grouping.table.sortedIndices()
+        for index in order {
+            let index = Int(index)
+            let keyBytes = grouping.table.key(at: index)
+            let key = try J.Key(encodedBytes: keyBytes)
+            let output: J.Output
+            do {
+                if self.combiner != nil {
+                    output = try self.reducer!.reduce(key, values: CollectionOfOne(grouping.values[index]))
+                } else {
+                    output = try self.reducer!.reduce(key, values: grouping.valueList(of: index))
+                }
+            } catch let error as MapReduceError {
+                throw error
+            } catch {
+                throw MapReduceError(.jobFailed, "the reducer threw: \(error)", underlying: error)
+            }
+            encoded.removeAll()
+            output.encode(into: &encoded)
+            try run.writeVarint(keyBytes.count)
+            try run.write(keyBytes)
+            try run.writeVarint(encoded.count)
+            try run.write(encoded.bytes)
+        }
+        try run.close()
+        return ReduceTaskReport(
+            taskID: task.id,
+            runPath: runPath,
+            keys: order.count,
+            inputBytes: inputBytes,
+            elapsedNanoseconds: monotonicNanoseconds() - started
+        )
+    }
+}
+
+/// The closures a worker's serve loop calls for its job.
+@usableFromInline
+struct WorkerJobHandler {
+    @usableFromInline let map: (MapTask) throws -> MapTaskReport
+    @usableFromInline let flush: () throws -> [Spill]
+    @usableFromInline let reduce: (ReduceTask) throws -> ReduceTaskReport
+
+    @usableFromInline
+    init(
+        map: @escaping (MapTask) throws -> MapTaskReport,
+        flush: @escaping () throws -> [Spill],
+        reduce: @escaping (ReduceTask) throws -> ReduceTaskReport
+    ) {
+        self.map = map
+        self.flush = flush
+        self.reduce = reduce
+    }
+}
+
+/// Groups the values of a reduce task by key: combined into one value, or chained into a list.
+@usableFromInline
+struct ReduceGrouping<Value: WireCodable> {
+    @usableFromInline let table: KeyTable
+    /// With a combiner: the combined value of each key. Without: every value, in arrival order.
+    @usableFromInline var values: [Value] = []
+    /// Without a combiner: the index in `values` of each key's last value, and of each value's predecessor.
+    @usableFromInline var lastValue: [Int32] = []
+    @usableFromInline var previousValue: [Int32] = []
+
+    @usableFromInline
+    init(expectedKeys: Int) {
+        self.table = KeyTable(initialCapacity: min(max(expectedKeys, 1024), 1 << 22))
+    }
+
+    @inlinable
+    mutating func add<C: Combiner>(key: UnsafeRawBufferPointer, value: Value, combiner: C?) where C.Value == Value {
+        let hash = KeyHash.hash(key)
+        let (index, inserted) = self.table.findOrInsert(
+            hash: hash, key: key.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!, length: key.count
+        )
+        if let combiner {
+            if inserted {
+                self.values.append(value)
+            } else {
+                combiner.combine(&self.values[index], with: value)
+            }
+        } else {
+            if inserted { self.lastValue.append(-1) }
+            self.previousValue.append(self.lastValue[index])
+            self.lastValue[index] = Int32(self.values.count)
+            self.values.append(value)
+        }
+    }
+
+    /// The values of key `index`, newest first.
+    @inlinable
+    func valueList(of index: Int) -> [Value] {
+        var list: [Value] = []
+        var cursor = self.lastValue[index]
+        while cursor >= 0 {
+            list.append(self.values[Int(cursor)])
+            cursor = self.previousValue[Int(cursor)]
+        }
+        return list
+    }
+}
