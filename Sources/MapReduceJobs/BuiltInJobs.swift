@@ -1,0 +1,10 @@
+public import MapReduce
+
+extension JobRegistry {
+    /// Every job that ships with `MapReduceJobs`, compiled and specialised here.
+    public static var builtIn: JobRegistry {
+        var registry = JobRegistry()
+        registry.register(WordCount.self)
+        return registry
+    }
+}

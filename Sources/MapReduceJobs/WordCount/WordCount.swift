@@ -1,0 +1,90 @@
+public import MapReduce
+
+/// Word count, byte-identical to the Python `multiprocessing` reference (PyMOTW's `SimpleMapReduce`).
+///
+/// The rules, applied to UTF-8 text read with universal newlines (a line ends at `\n`, `\r` or `\r\n`):
+/// 1. skip a line if, with leading whitespace stripped, it starts with `..`;
+/// 2. replace every ASCII punctuation character (Python's `string.punctuation`) with a space, then split at
+///    whitespace as Python's `str.split()` does (ASCII whitespace including `\x1c`–`\x1f`, and Unicode
+///    whitespace such as U+0085, U+00A0, U+2000–U+200A, U+2028 and U+3000);
+/// 3. lowercase each word with Python's `str.lower()` (full Unicode mapping, final sigma included) and keep
+///    it if every character is a letter (`str.isalpha()`) and it is not a stop word
+///    (`a an and are as be by for if in is it of or py rst that the to with`).
+///
+/// Keys are the lowercased words' UTF-8 bytes, so the output is in code-point order.
+public struct WordCount: MapReduceJob {
+    /// What to do with bytes that are not valid UTF-8.
+    public enum InvalidUTF8: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+        /// Fail with the file and byte offset, as Python's strict decoding does.
+        case strict = 0
+        /// Read them as U+FFFD, as Python's `errors='replace'` does; a word containing one is dropped.
+        case replace = 1
+
+        public var description: String {
+            switch self {
+            case .strict: "strict"
+            case .replace: "replace"
+            }
+        }
+    }
+
+    public static let name = "wordcount"
+
+    /// How invalid UTF-8 is handled.
+    public var invalidUTF8: InvalidUTF8
+
+    /// A word count job.
+    public init(invalidUTF8: InvalidUTF8 = .strict) {
+        self.invalidUTF8 = invalidUTF8
+    }
+
+    public func makeMapper() -> WordCountMapper { WordCountMapper(strict: self.invalidUTF8 == .strict) }
+    public func makeCombiner() -> SumCombiner<Int>? { SumCombiner() }
+    public func makeReducer() -> SumReducer<ByteString, Int> { SumReducer() }
+
+    public func encode(into writer: inout WireWriter) {
+        writer.write(self.invalidUTF8.rawValue)
+    }
+
+    public init(decoding reader: inout WireReader) throws {
+        let raw = try reader.readByte()
+        guard let mode = InvalidUTF8(rawValue: raw) else {
+            throw MapReduceError(.protocolViolation, "unknown invalid-UTF-8 mode \(raw)")
+        }
+        self.invalidUTF8 = mode
+    }
+}
+
+/// The mapper of ``WordCount``: emits `(word, 1)` for every counted word.
+public struct WordCountMapper: Mapper {
+    public typealias Key = ByteString
+    public typealias Value = Int
+
+    let storage: TokenizerBox
+
+    init(strict: Bool) {
+        self.storage = TokenizerBox(strict: strict)
+    }
+
+    public mutating func map(lines: RawSpan, at origin: InputOrigin, into output: inout Emitter<ByteString, Int>) throws {
+        try lines.withUnsafeBytes { bytes in
+            try self.storage.tokenizer.tokenize(bytes, origin: origin, into: &output)
+        }
+    }
+
+    public mutating func map(_ record: RawSpan, into output: inout Emitter<ByteString, Int>) throws {
+        try self.map(lines: record, at: InputOrigin(path: "<record>", offset: 0), into: &output)
+    }
+}
+
+/// Holds a worker's tokenizer and its scratch buffers.
+///
+/// `@unchecked Sendable`: each worker process makes its own mapper, and a mapper is only ever used by the
+/// one thread that runs that worker's tasks; nothing is shared.
+final class TokenizerBox: @unchecked Sendable {
+    @exclusivity(unchecked) var tokenizer: WordTokenizer
+
+    init(strict: Bool) {
+        self.tokenizer = WordTokenizer(strict: strict)
+    }
+}
