@@ -1,0 +1,60 @@
+import ArgumentParser
+import Logging
+import MapReduce
+
+/// The flags every job shares: how many workers, how big the tasks, what to report.
+struct EngineOptions: ParsableArguments {
+    @Option(help: "Worker processes (default: one per core).")
+    var workers: Int?
+
+    @Option(help: "Input bytes per map task: 'auto', or a size such as 4M or 65536.")
+    var chunksize: String = "auto"
+
+    @Option(name: .customLong("reduce-chunksize"), help: "Keys per reduce task: 'auto' or a number.")
+    var reduceChunksize: String = "auto"
+
+    @Flag(help: "Print per-worker and job statistics to standard error.")
+    var stats = false
+
+    @Option(name: .customLong("stats-json"), help: "Write the statistics as JSON to this file.")
+    var statsJSON: String?
+
+    @Flag(name: .shortAndLong, help: "Print nothing but errors.")
+    var quiet = false
+
+    @Flag(name: .shortAndLong, help: "Log what the engine does to standard error.")
+    var verbose = false
+
+    func validate() throws {
+        if let workers, workers < 1 { throw ValidationError("--workers must be at least 1.") }
+        if ChunkSize(parsing: self.chunksize) == nil {
+            throw ValidationError("--chunksize must be 'auto' or a positive size such as 4M, not '\(self.chunksize)'.")
+        }
+        if ChunkSize(parsing: self.reduceChunksize) == nil {
+            throw ValidationError("--reduce-chunksize must be 'auto' or a positive number, not '\(self.reduceChunksize)'.")
+        }
+    }
+
+    func engineConfiguration() -> MapReduceEngine.Configuration {
+        var logger = Logger(label: "mapreduce") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = self.verbose ? .debug : (self.quiet ? .error : .warning)
+        return MapReduceEngine.Configuration(
+            workers: self.workers,
+            mapChunkSize: ChunkSize(parsing: self.chunksize) ?? .auto,
+            reduceChunkSize: ChunkSize(parsing: self.reduceChunksize) ?? .auto,
+            logger: logger
+        )
+    }
+
+    /// Prints or writes the statistics as asked.
+    func report(_ statistics: JobStatistics) throws {
+        if self.stats && !self.quiet {
+            printToStandardError(statistics.formattedTable())
+        }
+        if let path = self.statsJSON {
+            let file = try AtomicFileWriter(destination: path)
+            try file.write(statistics.json())
+            try file.commit()
+        }
+    }
+}
