@@ -62,7 +62,8 @@ extension Mapper {
                 let record = UnsafeRawBufferPointer(rebasing: block[lineStart..<recordEnd])
                 do {
                     try self.map(RawSpan(_unsafeBytes: record), into: &output)
-                } catch let error as MapReduceError {
+                } catch var error as MapReduceError {
+                    if error.input == nil { error.input = origin.advanced(by: lineStart).description }
                     throw error
                 } catch {
                     throw MapReduceError(

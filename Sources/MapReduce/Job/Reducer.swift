@@ -15,7 +15,48 @@ public protocol Reducer<Key, Value>: Sendable {
     ///   - key: The key.
     ///   - values: Every value emitted for the key, some possibly already combined, in no particular order.
     /// - Returns: The key's output, handed to the caller of the job in key order.
-    mutating func reduce(_ key: Key, values: some Sequence<Value>) throws -> Output
+    mutating func reduce(_ key: Key, values: ReduceValues<Value>) throws -> Output
+}
+
+/// The values of one key, as a reducer sees them: a sequence, in no particular order.
+public struct ReduceValues<Value>: Sequence {
+    @usableFromInline
+    enum Storage {
+        case one(Value)
+        case many([Value])
+    }
+
+    @usableFromInline let storage: Storage
+
+    @inlinable init(one value: Value) { self.storage = .one(value) }
+    @inlinable init(_ values: [Value]) { self.storage = .many(values) }
+
+    /// How many values there are.
+    @inlinable public var count: Int {
+        switch self.storage {
+        case .one: 1
+        case .many(let values): values.count
+        }
+    }
+
+    public struct Iterator: IteratorProtocol {
+        @usableFromInline let storage: Storage
+        @usableFromInline var index = 0
+
+        @inlinable init(storage: Storage) { self.storage = storage }
+
+        @inlinable public mutating func next() -> Value? {
+            defer { self.index += 1 }
+            switch self.storage {
+            case .one(let value): return self.index == 0 ? value : nil
+            case .many(let values): return self.index < values.count ? values[self.index] : nil
+            }
+        }
+    }
+
+    @inlinable public func makeIterator() -> Iterator { Iterator(storage: self.storage) }
+
+    @inlinable public var underestimatedCount: Int { self.count }
 }
 
 /// Adds up all values of a key.
@@ -24,7 +65,7 @@ public struct SumReducer<Key: WireCodable, Value: WireCodable & AdditiveArithmet
     public init() {}
 
     @inlinable
-    public func reduce(_ key: Key, values: some Sequence<Value>) -> Value {
+    public func reduce(_ key: Key, values: ReduceValues<Value>) -> Value {
         values.reduce(.zero, +)
     }
 }
