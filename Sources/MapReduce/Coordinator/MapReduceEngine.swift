@@ -26,8 +26,19 @@ import Synchronization
 /// temporary directory is removed when the job ends, also when it fails or is cancelled, and no worker
 /// process outlives the call.
 public struct MapReduceEngine: Sendable {
+    /// Where tasks run.
+    public enum Execution: Sendable, Hashable {
+        /// In worker processes of ``Configuration/workerExecutable``: the normal mode.
+        case workerProcesses
+        /// Every task in the calling process, one at a time: for unit tests of a job and for debugging.
+        /// The job need not be registered anywhere.
+        case inProcess
+    }
+
     /// How a job runs.
     public struct Configuration: Sendable {
+        /// Where tasks run.
+        public var execution: Execution
         /// Worker processes; the default is one per online core.
         public var workers: Int
         /// Input bytes per map task.
@@ -51,6 +62,7 @@ public struct MapReduceEngine: Sendable {
 
         /// A configuration; every parameter has a sensible default.
         public init(
+            execution: Execution = .workerProcesses,
             workers: Int? = nil,
             mapChunkSize: ChunkSize = .auto,
             reduceChunkSize: ChunkSize = .auto,
@@ -62,7 +74,8 @@ public struct MapReduceEngine: Sendable {
             workerArguments: [String] = [WorkerProcess.argument],
             logger: Logger = Logger(label: "mapreduce", factory: { _ in SwiftLogNoOpLogHandler() })
         ) {
-            self.workers = workers ?? MapReduceEngine.onlineCores
+            self.execution = execution
+            self.workers = execution == .inProcess ? 1 : (workers ?? MapReduceEngine.onlineCores)
             self.mapChunkSize = mapChunkSize
             self.reduceChunkSize = reduceChunkSize
             self.partitions = partitions
@@ -144,7 +157,10 @@ public struct MapReduceEngine: Sendable {
         )
         let pool = LivePool()
 
-        if !scheduler.isOver {
+        if !scheduler.isOver && configuration.execution == .inProcess {
+            let handler = try WorkerRuntime<J>.makeHandler(job: job, hello: hello, processID: Int(getpid()))
+            await Self.runInProcess(handler: handler, scheduler: scheduler)
+        } else if !scheduler.isOver {
             await withTaskCancellationHandler {
                 await withDiscardingTaskGroup { group in
                     for index in 0..<configuration.workers {
@@ -211,7 +227,7 @@ public struct MapReduceEngine: Sendable {
                 pool.remove(worker.processID)
                 if Task.isCancelled || scheduler.isOver { return }
                 let reason = "worker \(index) (pid \(worker.processID)) \(status): \(lost.reason)"
-                logger.warning("worker lost; replacing it", metadata: ["slot": "\(index)", "reason": "\(reason)"])
+                logger.info("worker lost; replacing it", metadata: ["slot": "\(index)", "reason": "\(reason)"])
                 scheduler.update { $0.slotDied(slot, reason: reason) }
                 failedStarts = 0
             } catch {
@@ -220,6 +236,27 @@ public struct MapReduceEngine: Sendable {
                 scheduler.fail(error as? MapReduceError ?? MapReduceError(.workerDied, "\(error)"))
                 return
             }
+        }
+    }
+
+    /// The in-process slot: the same scheduler and worker code, with a function call for a transport.
+    static func runInProcess(handler: WorkerJobHandler, scheduler: Scheduler) async {
+        let slot = SlotID(index: 0, generation: 0)
+        while true {
+            let message: CoordinatorMessage
+            switch await scheduler.next(for: slot) {
+            case .stop: return
+            case .map(let task): message = .map(task)
+            case .flush: message = .flush
+            case .reduce(let task): message = .reduce(task)
+            }
+            guard let reply = handler.handle(message) else { return }
+            do {
+                try scheduler.update { try $0.apply(reply, from: slot) }
+            } catch {
+                scheduler.fail(error as? MapReduceError ?? MapReduceError(.jobFailed, "\(error)"))
+            }
+            if Task.isCancelled { scheduler.fail(MapReduceError(.cancelled, "cancelled")) }
         }
     }
 

@@ -43,6 +43,11 @@ package struct MapTaskSource: Sendable {
             }
         }
         self.remainingBytes -= taken
+        return self.makeTask(splits: splits)
+    }
+
+    /// A task with a fresh id, for splits cut here or taken out of an earlier task.
+    package mutating func makeTask(splits: [InputSplit]) -> MapTask {
         defer { self.nextID += 1 }
         return MapTask(id: self.nextID, splits: splits)
     }

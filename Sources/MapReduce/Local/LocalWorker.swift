@@ -108,15 +108,7 @@ struct LocalWorker: Sendable {
                 try await send(request)
                 let reply = try await receive(doing)
                 do {
-                    try scheduler.update { machine in
-                        switch reply {
-                        case .mapDone(let report): try machine.mapDone(report, on: slot)
-                        case .flushed(let spills): try machine.flushed(spills, on: slot)
-                        case .reduceDone(let report): try machine.reduceDone(report, on: slot)
-                        case .taskFailed(let failure): machine.taskFailed(failure, on: slot)
-                        case .ready: throw MapReduceError(.protocolViolation, "an unexpected ready message")
-                        }
-                    }
+                    try scheduler.update { try $0.apply(reply, from: slot) }
                 } catch {
                     throw WorkerLost(reason: "its reply broke the protocol while \(doing): \(error)")
                 }

@@ -159,6 +159,18 @@ package struct SchedulerStateMachine {
         }
     }
 
+    /// Applies a slot's reply to the task it was running.
+    /// - Throws: When the reply does not fit what the slot was doing (a protocol violation).
+    package mutating func apply(_ reply: WorkerMessage, from slot: SlotID) throws {
+        switch reply {
+        case .mapDone(let report): try self.mapDone(report, on: slot)
+        case .flushed(let spills): try self.flushed(spills, on: slot)
+        case .reduceDone(let report): try self.reduceDone(report, on: slot)
+        case .taskFailed(let failure): self.taskFailed(failure, on: slot)
+        case .ready: throw MapReduceError(.protocolViolation, "an unexpected ready message")
+        }
+    }
+
     /// The job's own code or data failed a task: retrying would fail again, so the job fails.
     package mutating func taskFailed(_ failure: TaskFailure, on slot: SlotID) {
         self.running.removeValue(forKey: slot)
@@ -171,6 +183,10 @@ package struct SchedulerStateMachine {
         self.statistics.recordDeath(slot: slot.index)
         let lost = self.uncommitted.removeValue(forKey: slot) ?? []
         switch self.running.removeValue(forKey: slot) {
+        case .map(let task) where task.splits.count > 1:
+            // Which of the inputs killed the worker is not known: run them one by one, so that a poison
+            // input is found and named, and the others are not lost with it.
+            for split in task.splits { self.requeue(self.source.makeTask(splits: [split])) }
         case .map(let task):
             let count = self.deaths[task.id, default: 0] + 1
             self.deaths[task.id] = count

@@ -61,32 +61,10 @@ public enum WorkerProcess {
         }
         try channel.send(WorkerMessage.ready(protocolVersion: workerProtocolVersion, processID: Int(getpid())).frame)
         while let frame = try channel.receive() {
-            let reply: WorkerMessage
-            switch try CoordinatorMessage(frame: frame) {
-            case .hello:
-                throw MapReduceError(.protocolViolation, "a second hello")
-            case .shutdown:
-                return
-            case .map(let task):
-                reply = Self.catching(taskID: task.id, input: task.firstInput) { .mapDone(try handler.map(task)) }
-            case .flush:
-                reply = Self.catching(taskID: -1, input: nil) { .flushed(try handler.flush()) }
-            case .reduce(let task):
-                reply = Self.catching(taskID: task.id, input: nil) { .reduceDone(try handler.reduce(task)) }
-            }
+            let message = try CoordinatorMessage(frame: frame)
+            if case .hello = message { throw MapReduceError(.protocolViolation, "a second hello") }
+            guard let reply = handler.handle(message) else { return }
             try channel.send(reply.frame)
-        }
-    }
-
-    /// Runs a task; an error becomes a `taskFailed` reply naming the task's input.
-    static func catching(taskID: Int, input: String?, _ body: () throws -> WorkerMessage) -> WorkerMessage {
-        do {
-            return try body()
-        } catch var error as MapReduceError {
-            if error.input == nil { error.input = input }
-            return .taskFailed(TaskFailure(taskID: max(taskID, 0), error: error))
-        } catch {
-            return .taskFailed(TaskFailure(taskID: max(taskID, 0), error: MapReduceError(.jobFailed, "\(error)", input: input)))
         }
     }
 

@@ -162,9 +162,9 @@ final class WorkerRuntime<J: MapReduceJob> {
             let output: J.Output
             do {
                 if self.combiner != nil {
-                    output = try self.reducer!.reduce(key, values: CollectionOfOne(grouping.values[index]))
+                    output = try self.reducer!.reduce(key, values: ReduceValues(one: grouping.values[index]))
                 } else {
-                    output = try self.reducer!.reduce(key, values: grouping.valueList(of: index))
+                    output = try self.reducer!.reduce(key, values: ReduceValues(grouping.valueList(of: index)))
                 }
             } catch let error as MapReduceError {
                 throw error
@@ -205,6 +205,32 @@ struct WorkerJobHandler {
         self.map = map
         self.flush = flush
         self.reduce = reduce
+    }
+
+    /// Runs one request; an error becomes a `taskFailed` reply naming the task's input. Returns nil for
+    /// messages that are not tasks (hello, shutdown).
+    func handle(_ message: CoordinatorMessage) -> WorkerMessage? {
+        switch message {
+        case .hello, .shutdown:
+            return nil
+        case .map(let task):
+            return Self.catching(taskID: task.id, input: task.firstInput) { .mapDone(try self.map(task)) }
+        case .flush:
+            return Self.catching(taskID: 0, input: nil) { .flushed(try self.flush()) }
+        case .reduce(let task):
+            return Self.catching(taskID: task.id, input: nil) { .reduceDone(try self.reduce(task)) }
+        }
+    }
+
+    static func catching(taskID: Int, input: String?, _ body: () throws -> WorkerMessage) -> WorkerMessage {
+        do {
+            return try body()
+        } catch var error as MapReduceError {
+            if error.input == nil { error.input = input }
+            return .taskFailed(TaskFailure(taskID: taskID, error: error))
+        } catch {
+            return .taskFailed(TaskFailure(taskID: taskID, error: MapReduceError(.jobFailed, "\(error)", input: input)))
+        }
     }
 }
 
