@@ -1,0 +1,175 @@
+#if canImport(Glibc)
+@preconcurrency public import Glibc
+#elseif canImport(Musl)
+@preconcurrency public import Musl
+#elseif canImport(Darwin)
+public import Darwin
+#else
+#error("The test support needs a POSIX C library (Glibc, Musl or Darwin).")
+#endif
+
+/// Where things are: the package, the built `mapreduce`, the fixtures, the Python reference.
+public enum TestEnvironment {
+    /// The package's root directory, found from this source file's path.
+    public static let packageRoot: String = {
+        var path = #filePath
+        for _ in 0..<3 {
+            guard let slash = path.lastIndex(of: "/") else { break }
+            path = String(path[..<slash])
+        }
+        return path
+    }()
+
+    /// The `mapreduce` binary under test: `$MAPREDUCE_BINARY`, else the release build, else the debug build.
+    public static let binary: String = {
+        if let path = getenv("MAPREDUCE_BINARY").map({ String(cString: $0) }), !path.isEmpty { return path }
+        for configuration in ["release", "debug"] {
+            let candidate = "\(packageRoot)/.build/\(configuration)/mapreduce"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return "\(packageRoot)/.build/debug/mapreduce"
+    }()
+
+    public static var fixtures: String { "\(packageRoot)/Fixtures" }
+    public static var corpus: String { "\(fixtures)/corpus" }
+    public static var pythonReference: String { "\(fixtures)/reference/wordcount.py" }
+
+    /// Whether `python3` can be run.
+    public static let hasPython: Bool = {
+        (try? ChildProcess.run("/usr/bin/env", ["python3", "--version"]).status) == 0
+    }()
+
+    /// Runs `mapreduce` with arguments.
+    public static func mapreduce(
+        _ arguments: [String], environment: [String: String] = [:], standardInput: [UInt8]? = nil
+    ) throws -> ProcessResult {
+        try ChildProcess.run(binary, arguments, environment: environment, standardInput: standardInput)
+    }
+
+    /// Runs the Python reference word count.
+    public static func pythonWordCount(_ arguments: [String]) throws -> ProcessResult {
+        try ChildProcess.run("/usr/bin/env", ["python3", pythonReference] + arguments)
+    }
+}
+
+/// A fresh directory under the system's temporary directory, removed by ``remove()``.
+public struct TemporaryDirectory: Sendable {
+    public let path: String
+
+    public init(_ label: String = "test") throws {
+        var template = Array("/tmp/mapreduce-tests-\(label)-XXXXXX".utf8CString)
+        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+            throw POSIXFailure("mkdtemp")
+        }
+        self.path = String(decoding: template.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// `path/name`.
+    public func file(_ name: String) -> String { "\(self.path)/\(name)" }
+
+    /// Writes bytes to `path/name` (creating subdirectories) and returns the full path.
+    @discardableResult
+    public func write(_ name: String, _ bytes: [UInt8]) throws -> String {
+        let full = self.file(name)
+        var directory = full
+        if let slash = directory.lastIndex(of: "/") { directory = String(directory[..<slash]) }
+        _ = try ChildProcess.run("/bin/mkdir", ["-p", directory])
+        try Files.write(full, bytes)
+        return full
+    }
+
+    /// Writes a string to `path/name`.
+    @discardableResult
+    public func write(_ name: String, _ text: String) throws -> String {
+        try self.write(name, Array(text.utf8))
+    }
+
+    public func remove() {
+        _ = try? ChildProcess.run("/bin/rm", ["-rf", self.path])
+    }
+}
+
+/// Small file helpers for tests.
+public enum Files {
+    public static func read(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw POSIXFailure("open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            bytes.append(contentsOf: buffer[0..<n])
+        }
+        return bytes
+    }
+
+    public static func write(_ path: String, _ bytes: [UInt8]) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw POSIXFailure("open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        try bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                guard n > 0 else { throw POSIXFailure("write \(path)") }
+                offset += n
+            }
+        }
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+
+    /// The names in a directory (empty if it does not exist).
+    public static func list(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+}
+
+/// The process tree, read from /proc.
+public enum ProcessTree {
+    /// The direct children of `pid`.
+    public static func children(of pid: pid_t) -> [pid_t] {
+        var result: [pid_t] = []
+        for task in Files.list("/proc/\(pid)/task") {
+            guard let bytes = try? Files.read("/proc/\(pid)/task/\(task)/children") else { continue }
+            result += String(decoding: bytes, as: UTF8.self).split(separator: " ").compactMap { pid_t($0) }
+        }
+        return result
+    }
+
+    /// Whether a process exists and is not a zombie.
+    public static func isAlive(_ pid: pid_t) -> Bool {
+        guard let bytes = try? Files.read("/proc/\(pid)/stat") else { return false }
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let close = text.lastIndex(of: ")") else { return false }
+        let state = text[text.index(close, offsetBy: 2)...].first
+        return state != "Z" && state != "X"
+    }
+
+    /// Every process whose command line contains `needle`, by pid.
+    public static func processes(commandLineContaining needle: String) -> [pid_t] {
+        Files.list("/proc").compactMap { pid_t($0) }.filter { pid in
+            guard let bytes = try? Files.read("/proc/\(pid)/cmdline") else { return false }
+            return String(decoding: bytes.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self).contains(needle)
+        }
+    }
+}
+
+/// Sleeps for `milliseconds`.
+public func pause(milliseconds: Int) {
+    usleep(UInt32(milliseconds * 1000))
+}

@@ -1,0 +1,163 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import MapReduceTestSupport
+import Testing
+
+/// Workers that die, tasks that kill them, signals, and a coordinator that is killed: the job either
+/// produces exactly the right output or fails cleanly, and no process or temporary file is left behind.
+@Suite("Faults", .serialized)
+struct FaultTests {
+    /// A corpus large enough that a job runs for a while: the Fixtures corpus repeated to about 96 MB.
+    static let bigCorpus: String = {
+        let path = "/tmp/mapreduce-tests-big-corpus-\(getuid()).txt"
+        var text: [UInt8] = []
+        for name in Files.list(TestEnvironment.corpus) {
+            text += (try? Files.read("\(TestEnvironment.corpus)/\(name)")) ?? []
+        }
+        let copies = max(1, 96_000_000 / max(1, text.count))
+        let size = copies * text.count
+        if fileSize(path) == size { return path }
+        var all: [UInt8] = []
+        all.reserveCapacity(size)
+        for _ in 0..<copies { all += text }
+        try? Files.write(path, all)
+        return path
+    }()
+
+    static func fileSize(_ path: String) -> Int {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int(info.st_size) : -1
+    }
+
+    /// Polls until `pid` has at least `count` children; returns them.
+    func waitForWorkers(of pid: pid_t, count: Int = 1) -> [pid_t] {
+        for _ in 0..<2000 {
+            let children = ProcessTree.children(of: pid)
+            if children.count >= count { return children }
+            pause(milliseconds: 1)
+        }
+        return []
+    }
+
+    func expectGone(_ pids: [pid_t], sourceLocation: SourceLocation = #_sourceLocation) {
+        for _ in 0..<300 where pids.contains(where: ProcessTree.isAlive) { pause(milliseconds: 10) }
+        for pid in pids {
+            #expect(!ProcessTree.isAlive(pid), "worker \(pid) outlived the job", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test("a worker that dies once is replaced and the output is identical")
+    func workerDiesOnce() throws {
+        let scratch = try TemporaryDirectory("dies-once")
+        defer { scratch.remove() }
+        let baseline = try TestEnvironment.mapreduce(
+            ["wordcount", "--workers", "2", "--output", scratch.file("baseline.tsv"), TestEnvironment.corpus]
+        )
+        try #require(baseline.status == 0, "\(baseline)")
+        let marker = scratch.file("killed-once")
+        let result = try TestEnvironment.mapreduce(
+            [
+                "wordcount", "--workers", "2", "--chunksize", "64K", "--output", scratch.file("recovered.tsv"),
+                "--stats-json", scratch.file("stats.json"), TestEnvironment.corpus,
+            ],
+            environment: ["MAPREDUCE_FAULT_INJECTION": "kill-once-on-map=jargon@\(marker)"]
+        )
+        #expect(result.status == 0, "\(result)")
+        #expect(Files.exists(marker), "the fault was never injected")
+        #expect(try Files.read(scratch.file("recovered.tsv")) == Files.read(scratch.file("baseline.tsv")))
+        #expect(result.stdout == baseline.stdout)
+        let stats = String(decoding: try Files.read(scratch.file("stats.json")), as: UTF8.self)
+        #expect(stats.contains("\"workers_lost\": 1"), "\(stats)")
+        #expect(!stats.contains("\"retries\": 0,"), "\(stats)")
+    }
+
+    @Test("a task that kills every worker fails the job, naming its input")
+    func poisonTask() throws {
+        let scratch = try TemporaryDirectory("deadly")
+        defer { scratch.remove() }
+        try scratch.write("input/fine.txt", "ordinary words\n")
+        try scratch.write("input/poison.txt", "these words kill workers\n")
+        let temporary = scratch.file("tmp")
+        _ = try ChildProcess.run("/bin/mkdir", ["-p", temporary])
+        let result = try TestEnvironment.mapreduce(
+            ["wordcount", "--workers", "2", "--output", scratch.file("out.tsv"), scratch.file("input")],
+            environment: ["MAPREDUCE_FAULT_INJECTION": "kill-on-map=poison.txt", "TMPDIR": temporary]
+        )
+        #expect(result.status == 1, "\(result)")
+        #expect(result.stderr.contains("poison.txt"), "\(result)")
+        #expect(result.stderr.contains("killed 3 workers"), "\(result)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result)")
+        #expect(!Files.exists(scratch.file("out.tsv")))
+        #expect(Files.list(temporary).isEmpty, "temporary files left: \(Files.list(temporary))")
+    }
+
+    @Test("a worker killed from outside mid-job is replaced and the output is identical")
+    func workerKilledFromOutside() throws {
+        let scratch = try TemporaryDirectory("sigkill")
+        defer { scratch.remove() }
+        let arguments = ["wordcount", "--workers", "2", "--chunksize", "1M", "--top", "5"]
+        let baseline = try TestEnvironment.mapreduce(arguments + ["--output", scratch.file("a.tsv"), Self.bigCorpus])
+        try #require(baseline.status == 0, "\(baseline)")
+        let job = try ChildProcess(
+            TestEnvironment.binary,
+            arguments + ["--output", scratch.file("b.tsv"), "--stats-json", scratch.file("stats.json"), Self.bigCorpus]
+        )
+        let workers = self.waitForWorkers(of: job.processID, count: 2)
+        pause(milliseconds: 40)
+        let victim = try #require(workers.first)
+        let killedWhileRunning = ProcessTree.isAlive(victim) && kill(victim, SIGKILL) == 0
+        let result = job.wait()
+        #expect(result.status == 0, "\(result)")
+        #expect(try Files.read(scratch.file("b.tsv")) == Files.read(scratch.file("a.tsv")))
+        #expect(result.stdout == baseline.stdout)
+        if killedWhileRunning {
+            let stats = String(decoding: try Files.read(scratch.file("stats.json")), as: UTF8.self)
+            #expect(stats.contains("\"workers_lost\": 1"), "\(stats)")
+        }
+        self.expectGone(workers)
+    }
+
+    @Test("SIGINT and SIGTERM stop the job: exit 130, no output, no temporary files, no workers", arguments: [SIGINT, SIGTERM])
+    func interrupted(signal: Int32) throws {
+        let scratch = try TemporaryDirectory("interrupt")
+        defer { scratch.remove() }
+        let temporary = scratch.file("tmp")
+        _ = try ChildProcess.run("/bin/mkdir", ["-p", temporary])
+        let job = try ChildProcess(
+            TestEnvironment.binary,
+            ["wordcount", "--workers", "2", "--chunksize", "256K", "--output", scratch.file("out.tsv"), Self.bigCorpus],
+            environment: ["TMPDIR": temporary]
+        )
+        let workers = self.waitForWorkers(of: job.processID, count: 2)
+        #expect(workers.count == 2)
+        pause(milliseconds: 30)
+        job.signal(signal)
+        let result = job.wait()
+        #expect(result.status == 130, "\(result)")
+        #expect(result.stderr.contains("nothing written"), "\(result)")
+        #expect(!Files.exists(scratch.file("out.tsv")))
+        #expect(Files.list(scratch.path) == ["tmp"], "\(Files.list(scratch.path))")
+        #expect(Files.list(temporary).isEmpty, "temporary files left: \(Files.list(temporary))")
+        self.expectGone(workers)
+    }
+
+    @Test("workers never outlive a coordinator that is killed")
+    func coordinatorKilled() throws {
+        let scratch = try TemporaryDirectory("orphans")
+        defer { scratch.remove() }
+        let job = try ChildProcess(
+            TestEnvironment.binary,
+            ["wordcount", "--workers", "2", "--chunksize", "256K", Self.bigCorpus],
+            environment: ["TMPDIR": scratch.path]
+        )
+        let workers = self.waitForWorkers(of: job.processID, count: 2)
+        #expect(workers.count == 2)
+        pause(milliseconds: 20)
+        job.signal(SIGKILL)
+        _ = job.wait()
+        self.expectGone(workers)
+    }
+}

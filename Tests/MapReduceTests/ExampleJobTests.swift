@@ -1,0 +1,161 @@
+import MapReduce
+import MapReduceTestSupport
+import Testing
+
+// The job the README shows, compiled and run here. Keep the two in step.
+
+/// Counts log lines by level: the first word of each line ("INFO", "WARN", "ERROR", …).
+struct LogLevels: MapReduceJob {
+    static let name = "log-levels"
+
+    struct Map: Mapper {
+        mutating func map(_ line: RawSpan, into output: inout Emitter<String, Int>) throws {
+            let level = line.withUnsafeBytes { bytes in
+                String(decoding: bytes.prefix { $0 != UInt8(ascii: " ") }, as: UTF8.self)
+            }
+            if !level.isEmpty { output.emit(level, 1) }
+        }
+    }
+
+    func makeMapper() -> Map { Map() }
+    func makeCombiner() -> SumCombiner<Int>? { SumCombiner() }
+    func makeReducer() -> SumReducer<String, Int> { SumReducer() }
+
+    init() {}
+    func encode(into writer: inout WireWriter) {}
+    init(decoding reader: inout WireReader) throws {}
+}
+
+/// No combiner: every value reaches the reducer, which sees the whole list.
+struct LengthsByInitial: MapReduceJob {
+    static let name = "lengths-by-initial"
+
+    struct Map: Mapper {
+        mutating func map(_ line: RawSpan, into output: inout Emitter<ByteString, Int>) throws {
+            line.withUnsafeBytes { bytes in
+                if let first = bytes.first { output.emit(ByteString([first]), bytes.count) }
+            }
+        }
+    }
+
+    struct Reduce: Reducer {
+        mutating func reduce(_ key: ByteString, values: ReduceValues<Int>) -> [Int] {
+            values.sorted()
+        }
+    }
+
+    func makeMapper() -> Map { Map() }
+    func makeReducer() -> Reduce { Reduce() }
+
+    init() {}
+    func encode(into writer: inout WireWriter) {}
+    init(decoding reader: inout WireReader) throws {}
+}
+
+/// Integer keys, negative ones included, come out in numeric order.
+struct NumberCounts: MapReduceJob {
+    static let name = "number-counts"
+    var modulus: Int
+
+    struct Map: Mapper {
+        let modulus: Int
+        mutating func map(_ line: RawSpan, into output: inout Emitter<Int, Int>) throws {
+            let text = line.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+            guard let number = Int(text) else {
+                throw MapReduceError(.invalidData, "not a number: \(text)")
+            }
+            output.emit(number % self.modulus, 1)
+        }
+    }
+
+    func makeMapper() -> Map { Map(modulus: self.modulus) }
+    func makeCombiner() -> SumCombiner<Int>? { SumCombiner() }
+    func makeReducer() -> SumReducer<Int, Int> { SumReducer() }
+
+    init(modulus: Int) { self.modulus = modulus }
+    func encode(into writer: inout WireWriter) { self.modulus.encode(into: &writer) }
+    init(decoding reader: inout WireReader) throws { self.modulus = try Int(decoding: &reader) }
+}
+
+@Suite("Jobs run in process")
+struct ExampleJobTests {
+    let engine = MapReduceEngine(configuration: .init(execution: .inProcess, mapChunkSize: .fixed(64)))
+
+    @Test("the README's log-level job")
+    func logLevels() async throws {
+        let scratch = try TemporaryDirectory("log-levels")
+        defer { scratch.remove() }
+        var log = ""
+        for index in 0..<500 {
+            log += ["INFO", "INFO", "WARN", "ERROR"][index % 4] + " message \(index)\r\n"
+        }
+        try scratch.write("app.log", log + "DEBUG last line without newline")
+        var counts: [String: Int] = [:]
+        var order: [String] = []
+        let statistics = try await self.engine.run(LogLevels(), inputs: [.path(scratch.path)]) { level, count in
+            counts[level] = count
+            order.append(level)
+        }
+        #expect(counts == ["INFO": 250, "WARN": 125, "ERROR": 125, "DEBUG": 1])
+        #expect(order == ["DEBUG", "ERROR", "INFO", "WARN"])
+        #expect(statistics.mapTasks > 1)
+        #expect(statistics.outputKeys == 4)
+    }
+
+    @Test("a job without a combiner gets every value")
+    func noCombiner() async throws {
+        let scratch = try TemporaryDirectory("no-combiner")
+        defer { scratch.remove() }
+        try scratch.write("a.txt", "apple\navocado\nbanana\nblueberry\nb\ncherry\n")
+        try scratch.write("b.txt", "apricot\n\nbean\n")
+        var result: [String: [Int]] = [:]
+        _ = try await self.engine.run(LengthsByInitial(), inputs: [.path(scratch.path)]) { key, lengths in
+            result[key.description] = lengths
+        }
+        #expect(result == ["a": [5, 7, 7], "b": [1, 4, 6, 9], "c": [6]])
+    }
+
+    @Test("integer keys come out in numeric order, negatives first")
+    func integerKeys() async throws {
+        let scratch = try TemporaryDirectory("numbers")
+        defer { scratch.remove() }
+        let numbers = (-300...300).map(String.init).joined(separator: "\n")
+        try scratch.write("n.txt", numbers)
+        var keys: [Int] = []
+        var total = 0
+        _ = try await self.engine.run(NumberCounts(modulus: 7), inputs: [.path(scratch.path)]) { key, count in
+            keys.append(key)
+            total += count
+        }
+        #expect(keys == Array(-6...6))
+        #expect(total == 601)
+    }
+
+    @Test("an error thrown by the mapper fails the job, naming the record")
+    func mapperError() async throws {
+        let scratch = try TemporaryDirectory("bad-number")
+        defer { scratch.remove() }
+        try scratch.write("n.txt", "1\n2\nthree\n4\n")
+        await #expect(throws: MapReduceError.self) {
+            _ = try await self.engine.run(NumberCounts(modulus: 2), inputs: [.path(scratch.path)]) { _, _ in }
+        }
+        do {
+            _ = try await self.engine.run(NumberCounts(modulus: 2), inputs: [.path(scratch.path)]) { _, _ in }
+        } catch let error as MapReduceError {
+            #expect(error.code == .invalidData)
+            #expect(error.description.contains("not a number: three"))
+            #expect(error.input?.hasSuffix("n.txt:4") == true, "\(error)")
+        }
+    }
+
+    @Test("the temporary directory is removed after a job, failed or not")
+    func cleanup() async throws {
+        let scratch = try TemporaryDirectory("cleanup")
+        defer { scratch.remove() }
+        try scratch.write("in/n.txt", "1\nx\n")
+        let engine = MapReduceEngine(configuration: .init(execution: .inProcess, temporaryDirectory: scratch.file("tmp")))
+        _ = try ChildProcess.run("/bin/mkdir", ["-p", scratch.file("tmp")])
+        _ = try? await engine.run(NumberCounts(modulus: 2), inputs: [.path(scratch.file("in"))]) { _, _ in }
+        #expect(Files.list(scratch.file("tmp")).isEmpty)
+    }
+}
