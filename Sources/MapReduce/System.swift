@@ -1,3 +1,5 @@
+import SystemPackage
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #elseif canImport(Musl)
@@ -7,8 +9,6 @@ import Darwin
 #else
 #error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
 #endif
-
-import SystemPackage
 
 /// Thin wrappers over the system calls the engine makes: each retries `EINTR` and throws the `Errno`.
 enum Syscall {
@@ -146,7 +146,9 @@ enum Syscall {
 
     static func socketPair() throws(Errno) -> (CInt, CInt) {
         var fds: [CInt] = [-1, -1]
-        _ = try retrying { Glibc.socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0, &fds) }
+        _ = try retrying {
+            Glibc.socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0, &fds)
+        }
         return (fds[0], fds[1])
     }
 

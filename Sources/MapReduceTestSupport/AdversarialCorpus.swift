@@ -66,7 +66,9 @@ public enum AdversarialCorpus {
             switch roll {
             case 0..<55: piece = asciiWords.randomElement(using: &random)!
             case 55..<63: piece = oddTokens.randomElement(using: &random)!
-            case 63..<78: piece = unicode ? unicodeTokens.randomElement(using: &random)! : asciiWords.randomElement(using: &random)!
+            case 63..<78:
+                piece =
+                    unicode ? unicodeTokens.randomElement(using: &random)! : asciiWords.randomElement(using: &random)!
             case 78..<83: piece = punctuation.randomElement(using: &random)!
             case 83..<86: piece = unicode ? unicodeSpaces.randomElement(using: &random)! : " "
             case 86..<87: piece = String(repeating: "Long", count: Int.random(in: 20..<400, using: &random))

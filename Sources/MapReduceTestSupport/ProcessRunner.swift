@@ -32,8 +32,11 @@ public final class ChildProcess: @unchecked Sendable {
     /// - Parameters:
     ///   - standardInput: Bytes fed to its standard input (then closed); nil gives it /dev/null.
     public init(
-        _ executable: String, _ arguments: [String], environment: [String: String] = [:],
-        standardInput: [UInt8]? = nil) throws {
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        standardInput: [UInt8]? = nil
+    ) throws {
         var outPipe: [CInt] = [-1, -1]
         var errPipe: [CInt] = [-1, -1]
         var inPipe: [CInt] = [-1, -1]
@@ -105,21 +108,26 @@ public final class ChildProcess: @unchecked Sendable {
             let box = UnsafeMutablePointer<(CInt, [UInt8])>.allocate(capacity: 1)
             box.initialize(to: (inWrite, standardInput))
             var thread = pthread_t()
-            pthread_create(&thread, nil, { raw in
-                let box = raw!.assumingMemoryBound(to: (CInt, [UInt8]).self)
-                let (fd, bytes) = box.move()
-                box.deallocate()
-                bytes.withUnsafeBytes { buffer in
-                    var offset = 0
-                    while offset < buffer.count {
-                        let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                        if n <= 0 { break }
-                        offset += n
+            pthread_create(
+                &thread,
+                nil,
+                { raw in
+                    let box = raw!.assumingMemoryBound(to: (CInt, [UInt8]).self)
+                    let (fd, bytes) = box.move()
+                    box.deallocate()
+                    bytes.withUnsafeBytes { buffer in
+                        var offset = 0
+                        while offset < buffer.count {
+                            let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                            if n <= 0 { break }
+                            offset += n
+                        }
                     }
-                }
-                close(fd)
-                return nil
-            }, box)
+                    close(fd)
+                    return nil
+                },
+                box
+            )
             pthread_detach(thread)
         } else {
             close(inWrite)
@@ -136,8 +144,10 @@ public final class ChildProcess: @unchecked Sendable {
         // Drain both pipes with poll so neither can fill up and block the child.
         var out: [UInt8] = []
         var err: [UInt8] = []
-        var fds = [pollfd(fd: self.stdoutRead, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: self.stderrRead, events: Int16(POLLIN), revents: 0)]
+        var fds = [
+            pollfd(fd: self.stdoutRead, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: self.stderrRead, events: Int16(POLLIN), revents: 0),
+        ]
         var open = 2
         var buffer = [UInt8](repeating: 0, count: 65536)
         while open > 0 {
@@ -149,7 +159,11 @@ public final class ChildProcess: @unchecked Sendable {
             for index in 0..<2 where fds[index].fd >= 0 && fds[index].revents != 0 {
                 let n = buffer.withUnsafeMutableBytes { read(fds[index].fd, $0.baseAddress, $0.count) }
                 if n > 0 {
-                    if index == 0 { out.append(contentsOf: buffer[0..<n]) } else { err.append(contentsOf: buffer[0..<n]) }
+                    if index == 0 {
+                        out.append(contentsOf: buffer[0..<n])
+                    } else {
+                        err.append(contentsOf: buffer[0..<n])
+                    }
                 } else if n == 0 || errno != EINTR {
                     close(fds[index].fd)
                     fds[index].fd = -1
@@ -165,7 +179,9 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Runs a process to completion.
     public static func run(
-        _ executable: String, _ arguments: [String], environment: [String: String] = [:],
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String] = [:],
         standardInput: [UInt8]? = nil
     ) throws -> ProcessResult {
         try ChildProcess(executable, arguments, environment: environment, standardInput: standardInput).wait()

@@ -41,7 +41,9 @@ public enum TestEnvironment {
 
     /// Runs `mapreduce` with arguments.
     public static func mapreduce(
-        _ arguments: [String], environment: [String: String] = [:], standardInput: [UInt8]? = nil
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        standardInput: [UInt8]? = nil
     ) throws -> ProcessResult {
         try ChildProcess.run(binary, arguments, environment: environment, standardInput: standardInput)
     }

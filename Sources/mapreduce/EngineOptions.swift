@@ -31,7 +31,9 @@ struct EngineOptions: ParsableArguments {
             throw ValidationError("--chunksize must be 'auto' or a positive size such as 4M, not '\(self.chunksize)'.")
         }
         if ChunkSize(parsing: self.reduceChunksize) == nil {
-            throw ValidationError("--reduce-chunksize must be 'auto' or a positive number, not '\(self.reduceChunksize)'.")
+            throw ValidationError(
+                "--reduce-chunksize must be 'auto' or a positive number, not '\(self.reduceChunksize)'."
+            )
         }
     }
 

@@ -1,10 +1,11 @@
+import MapReduceTestSupport
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import MapReduceTestSupport
-import Testing
 
 /// Workers that die, tasks that kill them, signals, and a coordinator that is killed: the job either
 /// produces exactly the right output or fails cleanly, and no process or temporary file is left behind.
@@ -120,7 +121,10 @@ struct FaultTests {
         self.expectGone(workers)
     }
 
-    @Test("SIGINT and SIGTERM stop the job: exit 130, no output, no temporary files, no workers", arguments: [SIGINT, SIGTERM])
+    @Test(
+        "SIGINT and SIGTERM stop the job: exit 130, no output, no temporary files, no workers",
+        arguments: [SIGINT, SIGTERM]
+    )
     func interrupted(signal: Int32) throws {
         let scratch = try TemporaryDirectory("interrupt")
         defer { scratch.remove() }
@@ -128,7 +132,10 @@ struct FaultTests {
         _ = try ChildProcess.run("/bin/mkdir", ["-p", temporary])
         let job = try ChildProcess(
             TestEnvironment.binary,
-            ["wordcount", "--workers", "2", "--chunksize", "256K", "--output", scratch.file("out.tsv"), Self.bigCorpus],
+            [
+                "wordcount", "--workers", "2", "--chunksize", "256K", "--output", scratch.file("out.tsv"),
+                Self.bigCorpus,
+            ],
             environment: ["TMPDIR": temporary]
         )
         let workers = self.waitForWorkers(of: job.processID, count: 2)

@@ -7,7 +7,9 @@ import Testing
 struct InputTests {
     /// Runs `mapreduce wordcount --output … arguments` and expects a failure that writes nothing.
     func expectFailure(
-        _ arguments: [String], mentioning fragments: [String], status: Int32 = 1,
+        _ arguments: [String],
+        mentioning fragments: [String],
+        status: Int32 = 1,
         sourceLocation: SourceLocation = #_sourceLocation
     ) throws {
         let scratch = try TemporaryDirectory("bad-input")
@@ -18,10 +20,18 @@ struct InputTests {
         let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: true)
         #expect(lines.count == 1, "expected one line on stderr: \(result.stderr)", sourceLocation: sourceLocation)
         for fragment in fragments {
-            #expect(result.stderr.contains(fragment), "stderr lacks \(fragment): \(result.stderr)", sourceLocation: sourceLocation)
+            #expect(
+                result.stderr.contains(fragment),
+                "stderr lacks \(fragment): \(result.stderr)",
+                sourceLocation: sourceLocation
+            )
         }
         #expect(result.stdout.isEmpty, sourceLocation: sourceLocation)
-        #expect(Files.list(scratch.path).isEmpty, "something was written: \(Files.list(scratch.path))", sourceLocation: sourceLocation)
+        #expect(
+            Files.list(scratch.path).isEmpty,
+            "something was written: \(Files.list(scratch.path))",
+            sourceLocation: sourceLocation
+        )
     }
 
     @Test("a missing path")
@@ -66,7 +76,10 @@ struct InputTests {
         )
         try #require(result.status != 126 && result.status != 127, "user nobody cannot run the binary: \(result)")
         #expect(result.status == 1, "\(result)")
-        #expect(result.stderr.contains("secret.txt") && result.stderr.lowercased().contains("permission denied"), "\(result)")
+        #expect(
+            result.stderr.contains("secret.txt") && result.stderr.lowercased().contains("permission denied"),
+            "\(result)"
+        )
         #expect(result.stderr.split(separator: "\n").count == 1, "\(result)")
     }
 
@@ -111,7 +124,9 @@ struct InputTests {
 
     @Test("bad flags are usage errors")
     func badFlags() throws {
-        for arguments in [["--workers", "0"], ["--chunksize", "huge"], ["--top", "-1"], ["--invalid-utf8", "ignore"]] {
+        for arguments in [
+            ["--workers", "0"], ["--chunksize", "huge"], ["--top", "-1"], ["--invalid-utf8", "ignore"],
+        ] {
             let result = try TestEnvironment.mapreduce(["wordcount"] + arguments + [TestEnvironment.corpus])
             #expect(result.status == 64, "\(arguments): \(result)")
             #expect(result.stdout.isEmpty)

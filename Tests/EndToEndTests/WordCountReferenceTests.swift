@@ -6,7 +6,10 @@ import Testing
 struct WordCountReferenceTests {
     /// Runs both on `paths` and compares the dump and standard output byte for byte.
     func expectIdentical(
-        _ paths: [String], mapreduceFlags: [String], pythonFlags: [String] = [], top: Int = 20,
+        _ paths: [String],
+        mapreduceFlags: [String],
+        pythonFlags: [String] = [],
+        top: Int = 20,
         sourceLocation: SourceLocation = #_sourceLocation
     ) throws {
         let scratch = try TemporaryDirectory("reference")
@@ -28,7 +31,8 @@ struct WordCountReferenceTests {
             let missing = expectedLines.subtracting(actualLines).sorted().prefix(10)
             let extra = actualLines.subtracting(expectedLines).sorted().prefix(10)
             Issue.record(
-                "dumps differ: missing \(Array(missing)), unexpected \(Array(extra))", sourceLocation: sourceLocation
+                "dumps differ: missing \(Array(missing)), unexpected \(Array(extra))",
+                sourceLocation: sourceLocation
             )
         }
         #expect(actual.stdout == expected.stdout, sourceLocation: sourceLocation)
@@ -48,7 +52,8 @@ struct WordCountReferenceTests {
     @Test("the hand-written adversarial fixtures", arguments: ["auto", "1", "7", "64", "1000"])
     func adversarialFixtures(chunksize: String) throws {
         try self.expectIdentical(
-            ["\(TestEnvironment.fixtures)/adversarial"], mapreduceFlags: ["--workers", "2", "--chunksize", chunksize],
+            ["\(TestEnvironment.fixtures)/adversarial"],
+            mapreduceFlags: ["--workers", "2", "--chunksize", chunksize],
             top: 50
         )
     }
@@ -60,7 +65,9 @@ struct WordCountReferenceTests {
         try AdversarialCorpus.writeTree(into: scratch, seed: seed, unicode: false)
         for chunksize in ["auto", "333", "8K"] {
             try self.expectIdentical(
-                [scratch.file("tree")], mapreduceFlags: ["--workers", "2", "--chunksize", chunksize], top: 30
+                [scratch.file("tree")],
+                mapreduceFlags: ["--workers", "2", "--chunksize", chunksize],
+                top: 30
             )
         }
     }
@@ -72,7 +79,9 @@ struct WordCountReferenceTests {
         try AdversarialCorpus.writeTree(into: scratch, seed: seed, unicode: true)
         for chunksize in ["auto", "501", "16K"] {
             try self.expectIdentical(
-                [scratch.file("tree")], mapreduceFlags: ["--workers", "2", "--chunksize", chunksize], top: 30
+                [scratch.file("tree")],
+                mapreduceFlags: ["--workers", "2", "--chunksize", chunksize],
+                top: 30
             )
         }
     }
@@ -81,7 +90,9 @@ struct WordCountReferenceTests {
     func hugeLine() throws {
         let scratch = try TemporaryDirectory("huge")
         defer { scratch.remove() }
-        var line = AdversarialCorpus.text(seed: 5, size: 3_000_000, unicode: true).map { $0 == 0x0A || $0 == 0x0D ? 0x20 : $0 }
+        var line = AdversarialCorpus.text(seed: 5, size: 3_000_000, unicode: true).map {
+            $0 == 0x0A || $0 == 0x0D ? 0x20 : $0
+        }
         line += Array(repeating: UInt8(ascii: "Q"), count: 2_000_000)
         try scratch.write("line.txt", line)
         try self.expectIdentical([scratch.file("line.txt")], mapreduceFlags: ["--workers", "2", "--chunksize", "64K"])
@@ -98,7 +109,8 @@ struct WordCountReferenceTests {
         bytes += [0xC0, 0xAF] + Array(" overlong\n".utf8)
         try scratch.write("bad.txt", bytes)
         try self.expectIdentical(
-            [scratch.file("bad.txt")], mapreduceFlags: ["--invalid-utf8", "replace"],
+            [scratch.file("bad.txt")],
+            mapreduceFlags: ["--invalid-utf8", "replace"],
             pythonFlags: ["--invalid-utf8", "replace"]
         )
     }

@@ -6,7 +6,11 @@ import Testing
 @Suite("Word count, in process")
 struct WordCountTests {
     /// Counts `text` in process with the real mapper, combiner and reducer.
-    func count(_ text: [UInt8], invalidUTF8: WordCount.InvalidUTF8 = .strict, chunk: Int = 1 << 20) async throws -> [String: Int] {
+    func count(
+        _ text: [UInt8],
+        invalidUTF8: WordCount.InvalidUTF8 = .strict,
+        chunk: Int = 1 << 20
+    ) async throws -> [String: Int] {
         let scratch = try TemporaryDirectory("words")
         defer { scratch.remove() }
         try scratch.write("in.txt", text)
@@ -24,7 +28,11 @@ struct WordCountTests {
 
     @Test("punctuation splits, case folds, stop words and non-letters go")
     func basics() async throws {
-        #expect(try await self.count("The cat's hat, THE CAT'S HAT! a an AND 42 x1 don't\n") == ["cat": 2, "s": 2, "hat": 2, "don": 1, "t": 1])
+        #expect(
+            try await self.count("The cat's hat, THE CAT'S HAT! a an AND 42 x1 don't\n") == [
+                "cat": 2, "s": 2, "hat": 2, "don": 1, "t": 1,
+            ]
+        )
     }
 
     @Test("'..' lines are skipped after leading whitespace, Unicode whitespace included")
@@ -71,7 +79,9 @@ struct WordCountTests {
             let bytes = WordCount(invalidUTF8: mode).encodedBytes
             #expect(try bytes.withUnsafeBytes { try WordCount(encodedBytes: $0) }.invalidUTF8 == mode)
         }
-        #expect(throws: MapReduceError.self) { try ([7] as [UInt8]).withUnsafeBytes { try WordCount(encodedBytes: $0) } }
+        #expect(throws: MapReduceError.self) {
+            try ([7] as [UInt8]).withUnsafeBytes { try WordCount(encodedBytes: $0) }
+        }
     }
 
     @Test("the built-in registry has word count")
@@ -105,13 +115,21 @@ struct TopWordsTests {
 struct UnicodeTableTests {
     @Test("were read off a Python with the same Unicode version as the one here")
     func version() throws {
-        let result = try ChildProcess.run("/usr/bin/env", ["python3", "-c", "import unicodedata; print(unicodedata.unidata_version)"])
+        let result = try ChildProcess.run(
+            "/usr/bin/env",
+            ["python3", "-c", "import unicodedata; print(unicodedata.unidata_version)"]
+        )
         let table = try String(contentsOfGeneratedTables())
         #expect(table.contains("Unicode \(result.stdout.trimmingCharacters())"), "python3 has Unicode \(result.stdout)")
     }
 
     func contentsOfGeneratedTables() throws -> String {
-        String(decoding: try Files.read("\(TestEnvironment.packageRoot)/Sources/MapReduceJobs/WordCount/UnicodeTables.swift").prefix(200), as: UTF8.self)
+        String(
+            decoding: try Files.read(
+                "\(TestEnvironment.packageRoot)/Sources/MapReduceJobs/WordCount/UnicodeTables.swift"
+            ).prefix(200),
+            as: UTF8.self
+        )
     }
 }
 

@@ -153,7 +153,9 @@ struct ExampleJobTests {
         let scratch = try TemporaryDirectory("cleanup")
         defer { scratch.remove() }
         try scratch.write("in/n.txt", "1\nx\n")
-        let engine = MapReduceEngine(configuration: .init(execution: .inProcess, temporaryDirectory: scratch.file("tmp")))
+        let engine = MapReduceEngine(
+            configuration: .init(execution: .inProcess, temporaryDirectory: scratch.file("tmp"))
+        )
         _ = try ChildProcess.run("/bin/mkdir", ["-p", scratch.file("tmp")])
         _ = try? await engine.run(NumberCounts(modulus: 2), inputs: [.path(scratch.file("in"))]) { _, _ in }
         #expect(Files.list(scratch.file("tmp")).isEmpty)

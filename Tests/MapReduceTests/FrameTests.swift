@@ -11,13 +11,24 @@ struct FrameTests {
         let messages: [CoordinatorMessage] = [
             .hello(
                 WorkerHello(
-                    jobName: "wordcount", jobParameters: [1], workDirectory: "/tmp/x", partitions: 64,
-                    memoryBudget: 1 << 20, workerIndex: 3
+                    jobName: "wordcount",
+                    jobParameters: [1],
+                    workDirectory: "/tmp/x",
+                    partitions: 64,
+                    memoryBudget: 1 << 20,
+                    workerIndex: 3
                 )
             ),
             .map(MapTask(id: 7, splits: [Self.split, Self.split])),
             .flush,
-            .reduce(ReduceTask(id: 2, partitions: 4..<9, inputs: [.init(path: "/tmp/s", offset: 3, length: 4)], estimatedKeys: 10)),
+            .reduce(
+                ReduceTask(
+                    id: 2,
+                    partitions: 4..<9,
+                    inputs: [.init(path: "/tmp/s", offset: 3, length: 4)],
+                    estimatedKeys: 10
+                )
+            ),
             .shutdown,
         ]
         for message in messages {
@@ -89,7 +100,9 @@ struct FrameTests {
             try corrupt.withUnsafeBytes { try LZ4Frame.decompress($0, limit: text.count) }
         }
         #expect(throws: MapReduceError.self) {
-            try Array(compressed.prefix(compressed.count / 2)).withUnsafeBytes { try LZ4Frame.decompress($0, limit: text.count) }
+            try Array(compressed.prefix(compressed.count / 2)).withUnsafeBytes {
+                try LZ4Frame.decompress($0, limit: text.count)
+            }
         }
     }
 }

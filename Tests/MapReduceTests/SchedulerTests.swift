@@ -16,7 +16,10 @@ struct SchedulerTests {
     }
 
     func spill(_ name: String) -> Spill {
-        Spill(path: name, segments: [SpillSegment(offset: 0, length: 10, keys: 2), SpillSegment(offset: 10, length: 5, keys: 1)])
+        Spill(
+            path: name,
+            segments: [SpillSegment(offset: 0, length: 10, keys: 2), SpillSegment(offset: 10, length: 5, keys: 1)]
+        )
     }
 
     func report(_ task: MapTask, spills: [Spill] = []) -> MapTaskReport {
@@ -26,8 +29,12 @@ struct SchedulerTests {
     @Test("map, flush, reduce, stop")
     func happyPath() throws {
         var m = self.machine(files: 2)
-        guard case .map(let first) = m.nextAssignment(for: self.a), case .map(let second) = m.nextAssignment(for: self.b)
-        else { Issue.record("expected two map tasks"); return }
+        guard case .map(let first) = m.nextAssignment(for: self.a),
+            case .map(let second) = m.nextAssignment(for: self.b)
+        else {
+            Issue.record("expected two map tasks")
+            return
+        }
         // Nothing left to hand out, but the phase is not over: a third slot waits.
         #expect(m.nextAssignment(for: SlotID(index: 2, generation: 0)) == nil)
         try m.mapDone(self.report(first), on: self.a)
@@ -37,12 +44,21 @@ struct SchedulerTests {
         try m.flushed([self.spill("s-a")], on: self.a)
         #expect(m.phase == .reducing)
         guard case .reduce(let r1) = m.nextAssignment(for: self.a), case .reduce(let r2) = m.nextAssignment(for: self.b)
-        else { Issue.record("expected two reduce tasks"); return }
+        else {
+            Issue.record("expected two reduce tasks")
+            return
+        }
         #expect(r1.partitions == 0..<1 && r2.partitions == 1..<2)
         #expect(r1.inputs.map(\.path).sorted() == ["s-a", "s-b"])
         #expect(r2.inputs.allSatisfy { $0.offset == 10 && $0.length == 5 })
-        try m.reduceDone(ReduceTaskReport(taskID: r1.id, runPath: "r1", keys: 2, inputBytes: 20, elapsedNanoseconds: 1), on: self.a)
-        try m.reduceDone(ReduceTaskReport(taskID: r2.id, runPath: "r2", keys: 1, inputBytes: 10, elapsedNanoseconds: 1), on: self.b)
+        try m.reduceDone(
+            ReduceTaskReport(taskID: r1.id, runPath: "r1", keys: 2, inputBytes: 20, elapsedNanoseconds: 1),
+            on: self.a
+        )
+        try m.reduceDone(
+            ReduceTaskReport(taskID: r2.id, runPath: "r2", keys: 1, inputBytes: 10, elapsedNanoseconds: 1),
+            on: self.b
+        )
         #expect(m.phase == .finished)
         #expect(m.nextAssignment(for: self.a) == .stop)
         #expect(m.runs.map(\.runPath) == ["r1", "r2"])

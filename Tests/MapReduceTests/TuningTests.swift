@@ -93,7 +93,11 @@ struct TuningTests {
         #expect(ranges == [0..<3, 3..<4, 4..<8])
         #expect(ReduceChunkPlanner.plan(keysPerPartition: keys, setting: .fixed(1000), slots: 2) == [0..<8])
         #expect(ReduceChunkPlanner.plan(keysPerPartition: [0, 0], setting: .auto, slots: 2) == [0..<2])
-        let many = ReduceChunkPlanner.plan(keysPerPartition: Array(repeating: 10_000, count: 64), setting: .auto, slots: 2)
+        let many = ReduceChunkPlanner.plan(
+            keysPerPartition: Array(repeating: 10_000, count: 64),
+            setting: .auto,
+            slots: 2
+        )
         #expect(many.count == 8)
         #expect(many.first?.lowerBound == 0 && many.last?.upperBound == 64)
     }

@@ -69,10 +69,14 @@ struct WireCodecTests {
         for bytes in cases {
             #expect(throws: MapReduceError.self) { try bytes.withUnsafeBytes { try Int(encodedBytes: $0) } }
         }
-        #expect(throws: MapReduceError.self) { try ([0xFF, 0xFE] as [UInt8]).withUnsafeBytes { try String(encodedBytes: $0) } }
+        #expect(throws: MapReduceError.self) {
+            try ([0xFF, 0xFE] as [UInt8]).withUnsafeBytes { try String(encodedBytes: $0) }
+        }
         #expect(throws: MapReduceError.self) { try ([2] as [UInt8]).withUnsafeBytes { try Bool(encodedBytes: $0) } }
         // An array claiming more elements than bytes is refused before anything is allocated.
-        #expect(throws: MapReduceError.self) { try ([0xFF, 0xFF, 0xFF, 0x7F] as [UInt8]).withUnsafeBytes { try [Int](encodedBytes: $0) } }
+        #expect(throws: MapReduceError.self) {
+            try ([0xFF, 0xFF, 0xFF, 0x7F] as [UInt8]).withUnsafeBytes { try [Int](encodedBytes: $0) }
+        }
     }
 
     @Test("varints and bounded counts")

@@ -1,3 +1,5 @@
+import SystemPackage
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #elseif canImport(Musl)
@@ -7,8 +9,6 @@ import Darwin
 #else
 #error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
 #endif
-
-import SystemPackage
 
 /// Writes a file that appears whole or not at all: bytes go to a temporary file beside the destination,
 /// which ``commit()`` renames into place. If the writer is discarded or released uncommitted, the
@@ -34,7 +34,10 @@ public final class AtomicFileWriter {
             throw MapReduceError(.io, "cannot create the output file: \(reason)", input: destination)
         }
         close(fd)
-        self.temporaryPath = String(decoding: template.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        self.temporaryPath = String(
+            decoding: template.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) },
+            as: UTF8.self
+        )
         do {
             self.writer = try BufferedFileWriter(path: self.temporaryPath)
         } catch {

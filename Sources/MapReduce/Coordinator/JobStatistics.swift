@@ -68,19 +68,19 @@ public struct JobStatistics: Sendable {
                     + padLeft(fixed(100 * Double(slot.tasks) / Double(total), 2), 10) + " | "
                     + padLeft(fixed(slot.taskSeconds, 4) + " s", 13) + " | "
                     + padLeft(fixed(mean * 1000, 2) + " ms", 13) + " | "
-                    + padLeft(fixed(Double(slot.inputBytes) / 1048576, 1), 9) + " | "
+                    + padLeft(fixed(Double(slot.inputBytes) / 1_048_576, 1), 9) + " | "
                     + padLeft("\(slot.workersLost)", 4)
             )
         }
         lines.append(
-            " input: \(self.inputFiles) files, \(fixed(Double(self.inputBytes) / 1048576, 1)) MiB; "
+            " input: \(self.inputFiles) files, \(fixed(Double(self.inputBytes) / 1_048_576, 1)) MiB; "
                 + "\(self.mapTasks) map tasks (chunksize \(self.mapChunkSize): "
                 + "\(describeBytes(self.smallestMapTask))–\(describeBytes(self.largestMapTask))), "
                 + "\(self.reduceTasks) reduce tasks over \(self.partitions) partitions, \(self.retries) retried"
         )
         lines.append(
             " pairs emitted: \(self.pairsEmitted); map output: \(self.spills) spills, "
-                + "\(fixed(Double(self.spillBytes) / 1048576, 1)) MiB; output keys: \(self.outputKeys)"
+                + "\(fixed(Double(self.spillBytes) / 1_048_576, 1)) MiB; output keys: \(self.outputKeys)"
         )
         lines.append(
             " time: \(fixed(self.elapsedSeconds, 3)) s (map \(fixed(self.mapSeconds, 3)) s, "
@@ -147,7 +147,7 @@ func padLeft(_ text: String, _ width: Int) -> String {
 }
 
 func describeBytes(_ bytes: Int) -> String {
-    if bytes >= 1 << 20 { return fixed(Double(bytes) / 1048576, 1) + " MiB" }
+    if bytes >= 1 << 20 { return fixed(Double(bytes) / 1_048_576, 1) + " MiB" }
     if bytes >= 1 << 10 { return fixed(Double(bytes) / 1024, 1) + " KiB" }
     return "\(bytes) B"
 }

@@ -1,3 +1,6 @@
+public import Logging
+import Synchronization
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #elseif canImport(Musl)
@@ -7,9 +10,6 @@ import Darwin
 #else
 #error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
 #endif
-
-public import Logging
-import Synchronization
 
 /// Runs MapReduce jobs on a pool of local worker processes.
 ///
@@ -144,7 +144,11 @@ public struct MapReduceEngine: Sendable {
                 slots: configuration.workers
             ),
             inputs: files,
-            tuner: MapChunkTuner(setting: configuration.mapChunkSize, slots: configuration.workers, totalBytes: totalBytes)
+            tuner: MapChunkTuner(
+                setting: configuration.mapChunkSize,
+                slots: configuration.workers,
+                totalBytes: totalBytes
+            )
         )
         let scheduler = Scheduler(machine: machine)
         let hello = WorkerHello(
@@ -190,8 +194,13 @@ public struct MapReduceEngine: Sendable {
         let ended = monotonicNanoseconds()
         return scheduler.read { machine in
             Self.statistics(
-                machine: machine, jobName: J.name, setting: configuration.mapChunkSize,
-                started: started, mapEnded: mapEnded, reduceEnded: reduceEnded, ended: ended
+                machine: machine,
+                jobName: J.name,
+                setting: configuration.mapChunkSize,
+                started: started,
+                mapEnded: mapEnded,
+                reduceEnded: reduceEnded,
+                ended: ended
             )
         }
     }
@@ -207,7 +216,8 @@ public struct MapReduceEngine: Sendable {
             let worker: LocalWorker
             do {
                 worker = try await LocalWorker.start(
-                    executable: self.configuration.workerExecutable, arguments: self.configuration.workerArguments
+                    executable: self.configuration.workerExecutable,
+                    arguments: self.configuration.workerArguments
                 )
             } catch {
                 failedStarts += 1
@@ -272,14 +282,22 @@ public struct MapReduceEngine: Sendable {
     }
 
     static func statistics(
-        machine: borrowing SchedulerStateMachine, jobName: String, setting: ChunkSize,
-        started: Int, mapEnded: Int, reduceEnded: Int, ended: Int
+        machine: borrowing SchedulerStateMachine,
+        jobName: String,
+        setting: ChunkSize,
+        started: Int,
+        mapEnded: Int,
+        reduceEnded: Int,
+        ended: Int
     ) -> JobStatistics {
         let counts = machine.statistics
         let slots = counts.slots.enumerated().map { index, slot in
             JobStatistics.Slot(
-                name: "local/\(index)", tasks: slot.tasks, taskSeconds: Double(slot.taskNanoseconds) / 1e9,
-                inputBytes: slot.bytes, workersLost: slot.deaths
+                name: "local/\(index)",
+                tasks: slot.tasks,
+                taskSeconds: Double(slot.taskNanoseconds) / 1e9,
+                inputBytes: slot.bytes,
+                workersLost: slot.deaths
             )
         }
         return JobStatistics(

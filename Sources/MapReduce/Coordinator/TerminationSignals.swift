@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #elseif canImport(Musl)
@@ -7,8 +9,6 @@ import Darwin
 #else
 #error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
 #endif
-
-import Synchronization
 
 /// Turns SIGINT and SIGTERM into task cancellation, so that a job stops its workers, removes its temporary
 /// files and writes no output before the program exits.
@@ -47,26 +47,31 @@ public enum TerminationSignals {
         var thread = pthread_t()
         let readEnd = UnsafeMutablePointer<CInt>.allocate(capacity: 1)
         readEnd.pointee = fds[0]
-        let created = pthread_create(&thread, nil, { argument in
-            let fd = argument!.assumingMemoryBound(to: CInt.self).pointee
-            var byte: UInt8 = 0
-            while true {
-                let n = read(fd, &byte, 1)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return nil }
-                let signal = Int32(byte)
-                let first = TerminationSignals.received.withLock { current -> Bool in
-                    if current != nil { return false }
-                    current = signal
-                    return true
+        let created = pthread_create(
+            &thread,
+            nil,
+            { argument in
+                let fd = argument!.assumingMemoryBound(to: CInt.self).pointee
+                var byte: UInt8 = 0
+                while true {
+                    let n = read(fd, &byte, 1)
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { return nil }
+                    let signal = Int32(byte)
+                    let first = TerminationSignals.received.withLock { current -> Bool in
+                        if current != nil { return false }
+                        current = signal
+                        return true
+                    }
+                    if first {
+                        TerminationSignals.onSignal.withLock { $0 }?()
+                    } else {
+                        _exit(128 + signal)
+                    }
                 }
-                if first {
-                    TerminationSignals.onSignal.withLock { $0 }?()
-                } else {
-                    _exit(128 + signal)
-                }
-            }
-        }, readEnd)
+            },
+            readEnd
+        )
         guard created == 0 else { return }
         pthread_detach(thread)
         for signal in [SIGINT, SIGTERM] {

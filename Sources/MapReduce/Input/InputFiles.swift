@@ -1,3 +1,5 @@
+import SystemPackage
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #elseif canImport(Musl)
@@ -7,8 +9,6 @@ import Darwin
 #else
 #error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
 #endif
-
-import SystemPackage
 
 /// Where a job reads from.
 public enum InputSource: Sendable, Hashable {
@@ -93,9 +93,15 @@ package enum InputResolver {
         guard visited.insert([UInt64(info.st_dev), UInt64(info.st_ino)]).inserted else { return }
         let names: [String]
         do {
-            names = try Syscall.listDirectory(directory).sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+            names = try Syscall.listDirectory(directory).sorted {
+                Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8))
+            }
         } catch {
-            throw MapReduceError(.badInput, "cannot list directory: \(describeError(error).lowercasedFirst)", input: directory)
+            throw MapReduceError(
+                .badInput,
+                "cannot list directory: \(describeError(error).lowercasedFirst)",
+                input: directory
+            )
         }
         for name in names {
             let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
@@ -137,7 +143,11 @@ package enum InputResolver {
             do {
                 input = try Syscall.open(path, O_RDONLY)
             } catch {
-                throw MapReduceError(.badInput, "cannot open: \(describeError(error).lowercasedFirst)", input: displayName)
+                throw MapReduceError(
+                    .badInput,
+                    "cannot open: \(describeError(error).lowercasedFirst)",
+                    input: displayName
+                )
             }
         } else {
             input = STDIN_FILENO
@@ -151,7 +161,11 @@ package enum InputResolver {
             do {
                 count = try buffer.withUnsafeMutableBytes { try Syscall.read(input, $0) }
             } catch {
-                throw MapReduceError(.badInput, "cannot read: \(describeError(error).lowercasedFirst)", input: displayName)
+                throw MapReduceError(
+                    .badInput,
+                    "cannot read: \(describeError(error).lowercasedFirst)",
+                    input: displayName
+                )
             }
             if count == 0 { break }
             try buffer.withUnsafeBytes { try writer.writeThrough(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }

@@ -32,7 +32,13 @@ package struct MapTaskSource: Sendable {
             // Do not leave a sliver of a file behind for a task of its own.
             if file.size - end < chunk / 8 { end = file.size }
             splits.append(
-                InputSplit(path: file.path, displayName: file.displayName, fileSize: file.size, start: self.offset, end: end)
+                InputSplit(
+                    path: file.path,
+                    displayName: file.displayName,
+                    fileSize: file.size,
+                    start: self.offset,
+                    end: end
+                )
             )
             taken += end - self.offset
             if end == file.size {

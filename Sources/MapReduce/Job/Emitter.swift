@@ -35,7 +35,11 @@ public struct Emitter<Key: WireCodable, Value: WireCodable>: ~Copyable {
         scratch.removeAll()
         key.encode(into: &scratch)
         scratch.bytes.withUnsafeBytes { encoded in
-            self.append(encodedKey: encoded.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!, count: encoded.count, value)
+            self.append(
+                encodedKey: encoded.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!,
+                count: encoded.count,
+                value
+            )
         }
         swap(&scratch, &self.scratch)
     }
@@ -69,7 +73,9 @@ public struct Emitter<Key: WireCodable, Value: WireCodable>: ~Copyable {
     ///   - writeKey: Writes the key's encoded bytes at the pointer it is given and returns their count.
     @inlinable @inline(__always)
     public mutating func emit(
-        keyCapacity: Int, _ value: Value, writeKey: (UnsafeMutableRawPointer) -> Int
+        keyCapacity: Int,
+        _ value: Value,
+        writeKey: (UnsafeMutableRawPointer) -> Int
     ) where Key: RawBytesCodable {
         self.append(keyCapacity: keyCapacity, value, writeKey: writeKey)
     }
@@ -126,7 +132,9 @@ struct PrefetchHint {
     func prefetch(hash: UInt64) {
         #if arch(x86_64)
         if let base = self.base {
-            _m_prefetch(UnsafeMutableRawPointer(mutating: base + Int(truncatingIfNeeded: hash >> self.shift) &* self.stride))
+            _m_prefetch(
+                UnsafeMutableRawPointer(mutating: base + Int(truncatingIfNeeded: hash >> self.shift) &* self.stride)
+            )
         }
         #endif
     }
@@ -240,12 +248,18 @@ func copyBytes(from source: UnsafeRawPointer, to destination: UnsafeMutableRawPo
     if count >= 8 {
         var i = 0
         while i + 8 <= count {
-            destination.storeBytes(of: source.loadUnaligned(fromByteOffset: i, as: UInt64.self), toByteOffset: i, as: UInt64.self)
+            destination.storeBytes(
+                of: source.loadUnaligned(fromByteOffset: i, as: UInt64.self),
+                toByteOffset: i,
+                as: UInt64.self
+            )
             i += 8
         }
         if i < count {
             destination.storeBytes(
-                of: source.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self), toByteOffset: count - 8, as: UInt64.self
+                of: source.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self),
+                toByteOffset: count - 8,
+                as: UInt64.self
             )
         }
     } else if count >= 4 {

@@ -1,3 +1,7 @@
+import Logging
+import NIOCore
+import NIOPosix
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #elseif canImport(Musl)
@@ -7,10 +11,6 @@ import Darwin
 #else
 #error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
 #endif
-
-import Logging
-import NIOCore
-import NIOPosix
 
 /// A local worker process and the framed socket to it: the pipe transport of a slot.
 struct LocalWorker: Sendable {

@@ -1,3 +1,5 @@
+import SystemPackage
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #elseif canImport(Musl)
@@ -7,8 +9,6 @@ import Darwin
 #else
 #error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
 #endif
-
-import SystemPackage
 
 /// Starts worker processes: `posix_spawn` of an executable (our own, by default), never a bare `fork()`.
 enum WorkerSpawner {

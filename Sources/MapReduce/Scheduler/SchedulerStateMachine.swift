@@ -262,7 +262,9 @@ package struct SchedulerStateMachine {
             }
         }
         let ranges = ReduceChunkPlanner.plan(
-            keysPerPartition: keys, setting: self.configuration.reduceChunkSize, slots: self.configuration.slots
+            keysPerPartition: keys,
+            setting: self.configuration.reduceChunkSize,
+            slots: self.configuration.slots
         )
         var tasks: [ReduceTask] = []
         for range in ranges {

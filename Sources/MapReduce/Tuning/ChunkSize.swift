@@ -18,7 +18,9 @@ public enum ChunkSize: Sendable, Hashable, CustomStringConvertible {
         }
         var digits = Substring(trimmed)
         var multiplier = 1
-        for (suffix, factor) in [("kib", 1 << 10), ("mib", 1 << 20), ("gib", 1 << 30), ("k", 1 << 10), ("m", 1 << 20), ("g", 1 << 30)] {
+        for (suffix, factor) in [
+            ("kib", 1 << 10), ("mib", 1 << 20), ("gib", 1 << 30), ("k", 1 << 10), ("m", 1 << 20), ("g", 1 << 30),
+        ] {
             if digits.hasSuffix(suffix) {
                 digits = digits.dropLast(suffix.count)
                 multiplier = factor

@@ -39,11 +39,19 @@ package enum LZ4Frame {
             var destinationSize = chunk.count
             let hint = chunk.withUnsafeMutableBytes { out in
                 LZ4F_decompress(
-                    context, out.baseAddress, &destinationSize, frame.baseAddress.map { $0 + consumed }, &sourceSize, nil
+                    context,
+                    out.baseAddress,
+                    &destinationSize,
+                    frame.baseAddress.map { $0 + consumed },
+                    &sourceSize,
+                    nil
                 )
             }
             if LZ4F_isError(hint) != 0 {
-                throw MapReduceError(.protocolViolation, "corrupt LZ4 data: \(String(cString: LZ4F_getErrorName(hint)))")
+                throw MapReduceError(
+                    .protocolViolation,
+                    "corrupt LZ4 data: \(String(cString: LZ4F_getErrorName(hint)))"
+                )
             }
             consumed += sourceSize
             guard output.count + destinationSize <= limit else {

@@ -32,7 +32,11 @@ package struct WorkerHello: Sendable, Equatable {
     @usableFromInline package var workerIndex: Int
 
     @usableFromInline package init(
-        jobName: String, jobParameters: [UInt8], workDirectory: String, partitions: Int, memoryBudget: Int,
+        jobName: String,
+        jobParameters: [UInt8],
+        workDirectory: String,
+        partitions: Int,
+        memoryBudget: Int,
         workerIndex: Int
     ) {
         self.jobName = jobName
@@ -184,7 +188,11 @@ package struct Spill: Sendable, Equatable {
         self.segments.reserveCapacity(count)
         for _ in 0..<count {
             self.segments.append(
-                SpillSegment(offset: try reader.readCount(), length: try reader.readCount(), keys: try reader.readCount())
+                SpillSegment(
+                    offset: try reader.readCount(),
+                    length: try reader.readCount(),
+                    keys: try reader.readCount()
+                )
             )
         }
     }
@@ -280,7 +288,11 @@ package struct ReduceTask: Sendable, Equatable {
         self.inputs = []
         for _ in 0..<count {
             self.inputs.append(
-                Input(path: try reader.readLengthPrefixedString(), offset: try reader.readCount(), length: try reader.readCount())
+                Input(
+                    path: try reader.readLengthPrefixedString(),
+                    offset: try reader.readCount(),
+                    length: try reader.readCount()
+                )
             )
         }
     }
@@ -335,7 +347,8 @@ package struct TaskFailure: Sendable, Equatable {
     }
 
     @usableFromInline package var error: MapReduceError {
-        let code = MapReduceError.Code.Storage(rawValue: self.code).map { MapReduceError.Code(storage: $0) } ?? .jobFailed
+        let code =
+            MapReduceError.Code.Storage(rawValue: self.code).map { MapReduceError.Code(storage: $0) } ?? .jobFailed
         return MapReduceError(code, self.message, input: self.input)
     }
 
@@ -367,10 +380,16 @@ package enum CoordinatorMessage: Sendable, Equatable {
         var writer = WireWriter()
         let kind: UInt8
         switch self {
-        case .hello(let hello): kind = MessageKind.hello; hello.encode(into: &writer)
-        case .map(let task): kind = MessageKind.map; task.encode(into: &writer)
+        case .hello(let hello):
+            kind = MessageKind.hello
+            hello.encode(into: &writer)
+        case .map(let task):
+            kind = MessageKind.map
+            task.encode(into: &writer)
         case .flush: kind = MessageKind.flush
-        case .reduce(let task): kind = MessageKind.reduce; task.encode(into: &writer)
+        case .reduce(let task):
+            kind = MessageKind.reduce
+            task.encode(into: &writer)
         case .shutdown: kind = MessageKind.shutdown
         }
         return Frame(kind: kind, payload: writer.bytes)
@@ -412,13 +431,19 @@ package enum WorkerMessage: Sendable, Equatable {
             kind = MessageKind.ready
             writer.writeVarint(version)
             writer.writeVarint(pid)
-        case .mapDone(let report): kind = MessageKind.mapDone; report.encode(into: &writer)
+        case .mapDone(let report):
+            kind = MessageKind.mapDone
+            report.encode(into: &writer)
         case .flushed(let spills):
             kind = MessageKind.flushed
             writer.writeVarint(spills.count)
             for spill in spills { spill.encode(into: &writer) }
-        case .reduceDone(let report): kind = MessageKind.reduceDone; report.encode(into: &writer)
-        case .taskFailed(let failure): kind = MessageKind.taskFailed; failure.encode(into: &writer)
+        case .reduceDone(let report):
+            kind = MessageKind.reduceDone
+            report.encode(into: &writer)
+        case .taskFailed(let failure):
+            kind = MessageKind.taskFailed
+            failure.encode(into: &writer)
         }
         return Frame(kind: kind, payload: writer.bytes)
     }

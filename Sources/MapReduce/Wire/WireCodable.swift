@@ -111,7 +111,9 @@ extension UInt32: WireCodable {
     @inlinable public func encode(into writer: inout WireWriter) { encodeOrderedUnsigned(UInt64(self), into: &writer) }
     @inlinable public init(decoding reader: inout WireReader) throws {
         let value = try decodeOrderedUnsigned(from: &reader)
-        guard let narrow = UInt32(exactly: value) else { throw MapReduceError(.protocolViolation, "UInt32 out of range") }
+        guard let narrow = UInt32(exactly: value) else {
+            throw MapReduceError(.protocolViolation, "UInt32 out of range")
+        }
         self = narrow
     }
 }

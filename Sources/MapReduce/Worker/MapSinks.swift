@@ -69,7 +69,9 @@ final class CombiningSink<C: Combiner> {
         var starts = [Int](repeating: 0, count: partitions + 1)
         for index in 0..<count {
             let partition = partitioner.partition(
-                encodedKey: self.table.key(at: index), hash: self.table.hash(at: index), count: partitions
+                encodedKey: self.table.key(at: index),
+                hash: self.table.hash(at: index),
+                count: partitions
             )
             partitionOf[index] = UInt32(partition)
             starts[partition + 1] += 1
@@ -126,7 +128,9 @@ final class BufferingSink<P: Partitioner, Value: WireCodable> {
         for i in 0..<batch.count {
             let key = batch.key(at: i)
             let partition = self.partitioner.partition(
-                encodedKey: key, hash: batch.pending[i].hash, count: self.buffers.count
+                encodedKey: key,
+                hash: batch.pending[i].hash,
+                count: self.buffers.count
             )
             self.scratch.removeAll()
             batch.values[i].encode(into: &self.scratch)

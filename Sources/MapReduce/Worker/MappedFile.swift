@@ -1,3 +1,5 @@
+import SystemPackage
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #elseif canImport(Musl)
@@ -7,8 +9,6 @@ import Darwin
 #else
 #error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
 #endif
-
-import SystemPackage
 
 /// A whole input file mapped read-only into memory.
 ///
@@ -53,7 +53,11 @@ final class MappedFile {
         }
         let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
         guard let address, address != MAP_FAILED else {
-            throw MapReduceError(.badInput, "cannot map into memory: \(Errno(rawValue: errno).message)", input: displayName)
+            throw MapReduceError(
+                .badInput,
+                "cannot map into memory: \(Errno(rawValue: errno).message)",
+                input: displayName
+            )
         }
         _ = madvise(address, size, MADV_SEQUENTIAL)
         self.mapping = address
@@ -176,7 +180,10 @@ struct RangeReader {
     /// Reads `length` bytes at `offset` of `path` and hands them to `body`.
     @usableFromInline
     mutating func withRange<R>(
-        path: String, offset: Int, length: Int, _ body: (UnsafeRawBufferPointer) throws -> R
+        path: String,
+        offset: Int,
+        length: Int,
+        _ body: (UnsafeRawBufferPointer) throws -> R
     ) throws -> R {
         if self.buffer.count < length { self.buffer = [UInt8](repeating: 0, count: length) }
         let fd: CInt

@@ -36,7 +36,11 @@ struct SpillWriter: ~Copyable {
     @usableFromInline
     mutating func endPartition() {
         self.segments.append(
-            SpillSegment(offset: self.segmentStart, length: self.file.offset - self.segmentStart, keys: self.segmentKeys)
+            SpillSegment(
+                offset: self.segmentStart,
+                length: self.file.offset - self.segmentStart,
+                keys: self.segmentKeys
+            )
         )
         self.segmentStart = self.file.offset
         self.segmentKeys = 0

@@ -72,16 +72,21 @@ public enum WorkerProcess {
     /// middle of a long task: a worker never outlives its coordinator.
     static func startOrphanWatchdog() {
         var thread = pthread_t()
-        let result = pthread_create(&thread, nil, { _ in
-            var descriptor = pollfd(fd: WorkerProcess.channelDescriptor, events: 0, revents: 0)
-            while true {
-                let ready = poll(&descriptor, 1, -1)
-                if ready > 0 && descriptor.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 {
-                    _exit(0)
+        let result = pthread_create(
+            &thread,
+            nil,
+            { _ in
+                var descriptor = pollfd(fd: WorkerProcess.channelDescriptor, events: 0, revents: 0)
+                while true {
+                    let ready = poll(&descriptor, 1, -1)
+                    if ready > 0 && descriptor.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 {
+                        _exit(0)
+                    }
+                    if ready < 0 && errno != EINTR { _exit(0) }
                 }
-                if ready < 0 && errno != EINTR { _exit(0) }
-            }
-        }, nil)
+            },
+            nil
+        )
         if result == 0 { pthread_detach(thread) }
     }
 }

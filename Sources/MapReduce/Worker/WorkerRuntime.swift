@@ -35,7 +35,10 @@ final class WorkerRuntime<J: MapReduceJob> {
             self.buffering = nil
             target = EmitTarget(drain: { sink.drain($0) }, prefetchHint: { sink.prefetchHint })
         } else {
-            let sink = BufferingSink<J.JobPartitioner, J.Value>(partitioner: job.partitioner, partitions: self.partitions)
+            let sink = BufferingSink<J.JobPartitioner, J.Value>(
+                partitioner: job.partitioner,
+                partitions: self.partitions
+            )
             self.combining = nil
             self.buffering = sink
             target = EmitTarget(drain: { sink.drain($0) }, prefetchHint: { .none })
@@ -76,7 +79,12 @@ final class WorkerRuntime<J: MapReduceJob> {
             } catch let error as MapReduceError {
                 throw error
             } catch {
-                throw MapReduceError(.jobFailed, "the mapper threw: \(error)", input: origin.description, underlying: error)
+                throw MapReduceError(
+                    .jobFailed,
+                    "the mapper threw: \(error)",
+                    input: origin.description,
+                    underlying: error
+                )
             }
             bytes += end - start
         }
@@ -253,7 +261,9 @@ struct ReduceGrouping<Value: WireCodable> {
     mutating func add<C: Combiner>(key: UnsafeRawBufferPointer, value: Value, combiner: C?) where C.Value == Value {
         let hash = KeyHash.hash(key)
         let (index, inserted) = self.table.findOrInsert(
-            hash: hash, key: key.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!, length: key.count
+            hash: hash,
+            key: key.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!,
+            length: key.count
         )
         if let combiner {
             if inserted {

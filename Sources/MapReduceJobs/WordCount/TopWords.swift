@@ -39,7 +39,9 @@ public struct TopWords: Sendable {
                 let left = 2 * parent + 1
                 guard left < self.heap.count else { break }
                 var worst = left
-                if left + 1 < self.heap.count && Self.ranksAfter(self.heap[left + 1], self.heap[left]) { worst = left + 1 }
+                if left + 1 < self.heap.count && Self.ranksAfter(self.heap[left + 1], self.heap[left]) {
+                    worst = left + 1
+                }
                 guard Self.ranksAfter(self.heap[worst], self.heap[parent]) else { break }
                 self.heap.swapAt(parent, worst)
                 parent = worst

@@ -102,8 +102,12 @@ enum UnicodeWords {
     ///   - wordBytes: Scratch space for at least `3 × (end - start)` bytes.
     /// - Returns: nil, or the offset of the first invalid byte when `strict`.
     static func words(
-        in bytes: UnsafeRawPointer, from start: Int, to end: Int, strict: Bool,
-        scalars: UnsafeMutablePointer<UInt32>, wordBytes: UnsafeMutablePointer<UInt8>,
+        in bytes: UnsafeRawPointer,
+        from start: Int,
+        to end: Int,
+        strict: Bool,
+        scalars: UnsafeMutablePointer<UInt32>,
+        wordBytes: UnsafeMutablePointer<UInt8>,
         emit: (UnsafeRawBufferPointer) -> Void
     ) -> Int? {
         var count = 0
@@ -136,7 +140,9 @@ enum UnicodeWords {
     /// Lowercases one whitespace-free word as Python's `str.lower()` does and emits it if every resulting
     /// character is a letter (`str.isalpha()`); stop words are checked by the caller's `emit`.
     static func word(
-        _ scalars: UnsafeMutablePointer<UInt32>, _ count: Int, _ out: UnsafeMutablePointer<UInt8>,
+        _ scalars: UnsafeMutablePointer<UInt32>,
+        _ count: Int,
+        _ out: UnsafeMutablePointer<UInt8>,
         _ emit: (UnsafeRawBufferPointer) -> Void
     ) {
         var n = 0

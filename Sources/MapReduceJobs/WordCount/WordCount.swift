@@ -66,7 +66,8 @@ public struct WordCountMapper: Mapper {
         self.storage = TokenizerBox(strict: strict)
     }
 
-    public mutating func map(lines: RawSpan, at origin: InputOrigin, into output: inout Emitter<ByteString, Int>) throws {
+    public mutating func map(lines: RawSpan, at origin: InputOrigin, into output: inout Emitter<ByteString, Int>) throws
+    {
         try lines.withUnsafeBytes { bytes in
             try self.storage.tokenizer.tokenize(bytes, origin: origin, into: &output)
         }

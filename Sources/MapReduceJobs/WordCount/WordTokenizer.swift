@@ -193,10 +193,14 @@ struct WordTokenizer: ~Copyable {
                 let end = separators == 0 ? blockLength : separators.trailingZeroBitCount
                 let inToken = lowBits(end)
                 try self.token(
-                    base, count, pendingStart, position + end,
+                    base,
+                    count,
+                    pendingStart,
+                    position + end,
                     oddity: pendingOddity || masks.notLetter & inToken != 0,
                     high: pendingHigh || masks.high & inToken != 0,
-                    origin: origin, into: &output
+                    origin: origin,
+                    into: &output
                 )
                 pendingStart = -1
                 words &= ~inToken
@@ -214,9 +218,14 @@ struct WordTokenizer: ~Copyable {
                 let end = separators.trailingZeroBitCount
                 let inToken = lowBits(end) & ~lowBits(start)
                 try self.token(
-                    base, count, position + start, position + end,
-                    oddity: masks.notLetter & inToken != 0, high: masks.high & inToken != 0,
-                    origin: origin, into: &output
+                    base,
+                    count,
+                    position + start,
+                    position + end,
+                    oddity: masks.notLetter & inToken != 0,
+                    high: masks.high & inToken != 0,
+                    origin: origin,
+                    into: &output
                 )
                 words &= ~lowBits(end)
             }
@@ -228,7 +237,13 @@ struct WordTokenizer: ~Copyable {
         }
         if pendingStart >= 0 {
             try self.token(
-                base, count, pendingStart, count, oddity: pendingOddity, high: pendingHigh, origin: origin,
+                base,
+                count,
+                pendingStart,
+                count,
+                oddity: pendingOddity,
+                high: pendingHigh,
+                origin: origin,
                 into: &output
             )
         }
@@ -237,8 +252,14 @@ struct WordTokenizer: ~Copyable {
     /// Handles the token `base[start..<end]`.
     @inline(__always)
     mutating func token(
-        _ base: UnsafeRawPointer, _ count: Int, _ start: Int, _ end: Int, oddity: Bool, high: Bool,
-        origin: InputOrigin, into output: inout Output
+        _ base: UnsafeRawPointer,
+        _ count: Int,
+        _ start: Int,
+        _ end: Int,
+        oddity: Bool,
+        high: Bool,
+        origin: InputOrigin,
+        into output: inout Output
     ) throws {
         if _fastPath(!oddity) {
             let length = end - start
@@ -246,10 +267,14 @@ struct WordTokenizer: ~Copyable {
             if length <= 4 {
                 var packed: UInt32
                 if start + 4 <= count {
-                    packed = source.loadUnaligned(as: UInt32.self) & UInt32(truncatingIfNeeded: (UInt64(1) << UInt64(8 * length)) &- 1)
+                    packed =
+                        source.loadUnaligned(as: UInt32.self)
+                        & UInt32(truncatingIfNeeded: (UInt64(1) << UInt64(8 * length)) &- 1)
                 } else {
                     packed = 0
-                    for i in 0..<length { packed |= UInt32(source.load(fromByteOffset: i, as: UInt8.self)) << UInt32(8 * i) }
+                    for i in 0..<length {
+                        packed |= UInt32(source.load(fromByteOffset: i, as: UInt8.self)) << UInt32(8 * i)
+                    }
                 }
                 packed |= 0x2020_2020 & UInt32(truncatingIfNeeded: (UInt64(1) << UInt64(8 * length)) &- 1)
                 if self.isStopWord(packed) { return }
@@ -260,14 +285,17 @@ struct WordTokenizer: ~Copyable {
                 if length <= 16 && readable {
                     let v = _mm_loadu_si128(source.assumingMemoryBound(to: __m128i_u.self))
                     _mm_storeu_si128(
-                        destination.assumingMemoryBound(to: __m128i_u.self), _mm_or_si128(v, _mm_set1_epi8(0x20))
+                        destination.assumingMemoryBound(to: __m128i_u.self),
+                        _mm_or_si128(v, _mm_set1_epi8(0x20))
                     )
                     return length
                 }
                 #endif
                 for i in 0..<length {
                     destination.storeBytes(
-                        of: source.load(fromByteOffset: i, as: UInt8.self) | 0x20, toByteOffset: i, as: UInt8.self
+                        of: source.load(fromByteOffset: i, as: UInt8.self) | 0x20,
+                        toByteOffset: i,
+                        as: UInt8.self
                     )
                 }
                 return length
@@ -318,7 +346,11 @@ struct WordTokenizer: ~Copyable {
 
     @inline(never)
     mutating func unicodeToken(
-        _ base: UnsafeRawPointer, _ start: Int, _ end: Int, origin: InputOrigin, into output: inout Output
+        _ base: UnsafeRawPointer,
+        _ start: Int,
+        _ end: Int,
+        origin: InputOrigin,
+        into output: inout Output
     ) throws {
         let length = end - start
         if length > self.scalarCapacity {
@@ -332,7 +364,12 @@ struct WordTokenizer: ~Copyable {
             self.scratch = .allocate(capacity: self.scratchCapacity + 64)
         }
         let invalid = UnicodeWords.words(
-            in: base, from: start, to: end, strict: self.strict, scalars: self.scalars, wordBytes: self.scratch
+            in: base,
+            from: start,
+            to: end,
+            strict: self.strict,
+            scalars: self.scalars,
+            wordBytes: self.scratch
         ) { word in
             if word.count <= 4 {
                 var packed: UInt32 = 0
