@@ -30,11 +30,14 @@ let package = Package(
             pkgConfig: "liblz4",
             providers: [.apt(["liblz4-dev"])]
         ),
+        // Header-only C helpers for instructions Swift cannot spell (prefetch).
+        .target(name: "CMapReduceShims"),
         // The engine: job protocols, partitioner, tuner, wire encoding, scheduler, local pool.
         .target(
             name: "MapReduce",
             dependencies: [
                 "CLZ4",
+                "CMapReduceShims",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

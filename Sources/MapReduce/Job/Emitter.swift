@@ -1,6 +1,4 @@
-#if arch(x86_64)
-public import _Builtin_intrinsics.intel
-#endif
+public import CMapReduceShims
 
 /// Receives the key/value pairs a ``Mapper`` emits.
 ///
@@ -130,13 +128,9 @@ struct PrefetchHint {
 
     @inlinable @inline(__always)
     func prefetch(hash: UInt64) {
-        #if arch(x86_64)
         if let base = self.base {
-            _m_prefetch(
-                UnsafeMutableRawPointer(mutating: base + Int(truncatingIfNeeded: hash >> self.shift) &* self.stride)
-            )
+            mapreduce_prefetch(base + Int(truncatingIfNeeded: hash >> self.shift) &* self.stride)
         }
-        #endif
     }
 }
 
