@@ -3,9 +3,13 @@
 ///
 /// Keys live back to back in one arena; each distinct key gets an entry index, in insertion order, which
 /// the owner uses to index its own parallel value storage. Nothing is allocated per key: the arena, the
-/// entry array and the slot array grow by doubling. Slots hold a 32-bit hash tag and the entry index, so
-/// most mismatches are rejected without touching the key bytes. The slot index comes from the hash's top
-/// bits, so keys of one partition (equal low bits) still spread over the whole table.
+/// entry array and the slot array grow by doubling.
+///
+/// A slot is 16 bytes: a 24-bit hash tag, the key's length and its entry index, then the key's first
+/// eight bytes. Most keys of real data are at most eight bytes long, so a lookup usually settles within
+/// the one cache line of its slot, without touching the entries or the key arena. The slot index comes
+/// from the hash's top bits and the tag from its middle bits, so keys of one partition (equal low bits)
+/// still spread over the whole table and still differ in their tags.
 ///
 /// Its fields skip dynamic exclusivity checks, which would otherwise cost more than a probe: a table is
 /// owned by one worker runtime and touched by one thread.
@@ -24,8 +28,20 @@ final class KeyTable {
         }
     }
 
-    /// `tag << 32 | (entry index + 1)`, or 0 for an empty slot.
-    @usableFromInline @exclusivity(unchecked) var slots: UnsafeMutablePointer<UInt64>
+    @usableFromInline
+    struct Slot {
+        /// `tag << 40 | min(length, 255) << 32 | (entry index + 1)`, or 0 for an empty slot.
+        @usableFromInline var meta: UInt64
+        /// The key's first eight bytes, little-endian, zero-padded.
+        @usableFromInline var prefix: UInt64
+
+        @inlinable init(meta: UInt64, prefix: UInt64) {
+            self.meta = meta
+            self.prefix = prefix
+        }
+    }
+
+    @usableFromInline @exclusivity(unchecked) var slots: UnsafeMutablePointer<Slot>
     @usableFromInline @exclusivity(unchecked) var slotShift: UInt64
     @usableFromInline @exclusivity(unchecked) var slotMask: Int
     @usableFromInline @exclusivity(unchecked) var entries: UnsafeMutablePointer<Entry>
@@ -43,7 +59,7 @@ final class KeyTable {
         var slotCount = 16
         while slotCount < initialCapacity * 2 { slotCount <<= 1 }
         self.slots = .allocate(capacity: slotCount)
-        self.slots.initialize(repeating: 0, count: slotCount)
+        self.slots.initialize(repeating: Slot(meta: 0, prefix: 0), count: slotCount)
         self.slotMask = slotCount - 1
         self.slotShift = UInt64(64 - slotCount.trailingZeroBitCount)
         self.entryCapacity = slotCount / 2
@@ -62,12 +78,13 @@ final class KeyTable {
 
     /// Bytes of memory the table holds.
     @usableFromInline var memoryFootprint: Int {
-        (self.slotMask + 1) * 8 + self.entryCapacity * MemoryLayout<Entry>.stride + self.keyCapacity
+        (self.slotMask + 1) * MemoryLayout<Slot>.stride + self.entryCapacity * MemoryLayout<Entry>.stride
+            + self.keyCapacity
     }
 
     /// Where `hash`'s first probe lands, for prefetching.
     @usableFromInline var prefetchHint: PrefetchHint {
-        PrefetchHint(base: UnsafeRawPointer(self.slots), shift: self.slotShift, stride: 8)
+        PrefetchHint(base: UnsafeRawPointer(self.slots), shift: self.slotShift, stride: MemoryLayout<Slot>.stride)
     }
 
     /// The bytes of entry `index`.
@@ -80,6 +97,20 @@ final class KeyTable {
     @inlinable @inline(__always)
     func hash(at index: Int) -> UInt64 { self.entries[index].hash }
 
+    /// The first eight bytes of a key, little-endian and zero-padded, read without going past its end.
+    @inlinable @inline(__always)
+    static func prefix(of key: UnsafeRawPointer, length: Int) -> UInt64 {
+        if length >= 8 { return UInt64(littleEndian: key.loadUnaligned(as: UInt64.self)) }
+        if length >= 4 {
+            let low = UInt64(UInt32(littleEndian: key.loadUnaligned(as: UInt32.self)))
+            let high = UInt64(UInt32(littleEndian: key.loadUnaligned(fromByteOffset: length - 4, as: UInt32.self)))
+            return low | (high >> UInt64(8 * (8 - length))) << 32
+        }
+        var prefix: UInt64 = 0
+        for i in 0..<length { prefix |= UInt64(key.load(fromByteOffset: i, as: UInt8.self)) << UInt64(8 * i) }
+        return prefix
+    }
+
     /// The entry index of a key, inserting it if it is new.
     /// - Returns: The index and whether the key was inserted.
     @inlinable @inline(__always)
@@ -88,16 +119,18 @@ final class KeyTable {
         if _slowPath(self.count == self.entryCapacity || self.keyBytes + length > self.keyCapacity) {
             self.grow(forKeyBytes: length)
         }
-        let tag = hash & 0xFFFF_FFFF
+        let prefix = Self.prefix(of: key, length: length)
+        let wanted = Self.meta(hash: hash, length: length)
         var slot = Int(truncatingIfNeeded: hash >> self.slotShift)
         while true {
             let content = self.slots[slot]
-            if content == 0 { break }
-            if content >> 32 == tag {
-                let index = Int(truncatingIfNeeded: content & 0xFFFF_FFFF) - 1
+            if content.meta == 0 { break }
+            if content.meta & 0xFFFF_FFFF_0000_0000 == wanted && content.prefix == prefix {
+                let index = Int(truncatingIfNeeded: content.meta & 0xFFFF_FFFF) - 1
+                if length <= 8 { return (index, false) }
                 let entry = self.entries[index]
                 if Int(entry.length) == length
-                    && bytesEqual(self.keys + Int(entry.offset), key, length)
+                    && bytesEqual(self.keys + Int(entry.offset) + 8, key + 8, length - 8)
                 {
                     return (index, false)
                 }
@@ -109,8 +142,14 @@ final class KeyTable {
         self.entries[index] = Entry(hash: hash, offset: UInt32(self.keyBytes), length: UInt32(length))
         self.keyBytes += length
         self.count += 1
-        self.slots[slot] = tag << 32 | UInt64(index + 1)
+        self.slots[slot] = Slot(meta: wanted | UInt64(index + 1), prefix: prefix)
         return (index, true)
+    }
+
+    /// The tag and length part of a slot's `meta`.
+    @inlinable @inline(__always)
+    static func meta(hash: UInt64, length: Int) -> UInt64 {
+        (hash >> 8 & 0xFF_FFFF) << 40 | UInt64(min(length, 255)) << 32
     }
 
     @usableFromInline
@@ -129,7 +168,7 @@ final class KeyTable {
             let slotCount = (self.slotMask + 1) * 2
             self.slots.deallocate()
             self.slots = .allocate(capacity: slotCount)
-            self.slots.initialize(repeating: 0, count: slotCount)
+            self.slots.initialize(repeating: Slot(meta: 0, prefix: 0), count: slotCount)
             self.slotMask = slotCount - 1
             self.slotShift = UInt64(64 - slotCount.trailingZeroBitCount)
             let entries = UnsafeMutablePointer<Entry>.allocate(capacity: slotCount / 2)
@@ -138,10 +177,13 @@ final class KeyTable {
             self.entries = entries
             self.entryCapacity = slotCount / 2
             for index in 0..<self.count {
-                let hash = self.entries[index].hash
-                var slot = Int(truncatingIfNeeded: hash >> self.slotShift)
-                while self.slots[slot] != 0 { slot = (slot + 1) & self.slotMask }
-                self.slots[slot] = (hash & 0xFFFF_FFFF) << 32 | UInt64(index + 1)
+                let entry = self.entries[index]
+                var slot = Int(truncatingIfNeeded: entry.hash >> self.slotShift)
+                while self.slots[slot].meta != 0 { slot = (slot + 1) & self.slotMask }
+                self.slots[slot] = Slot(
+                    meta: Self.meta(hash: entry.hash, length: Int(entry.length)) | UInt64(index + 1),
+                    prefix: Self.prefix(of: self.keys + Int(entry.offset), length: Int(entry.length))
+                )
             }
         }
     }
@@ -149,7 +191,7 @@ final class KeyTable {
     /// Forgets every key but keeps the memory, ready for the next round.
     @usableFromInline
     func removeAll() {
-        self.slots.update(repeating: 0, count: self.slotMask + 1)
+        self.slots.update(repeating: Slot(meta: 0, prefix: 0), count: self.slotMask + 1)
         self.count = 0
         self.keyBytes = 0
     }
