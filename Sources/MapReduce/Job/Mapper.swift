@@ -109,6 +109,25 @@ public enum LineScanner {
         return false
     }
 
+    /// The first line start in `from..<before`, or nil if no line starts there; scans no further than
+    /// `before`, so that the ranges cut from one enormous line cost only their own length.
+    @inlinable
+    public static func firstLineStart(_ bytes: UnsafeRawBufferPointer, from start: Int, before end: Int) -> Int? {
+        guard start < end else { return nil }
+        if isLineStart(bytes, at: start) { return start }
+        var i = start
+        while i < end {
+            let byte = bytes[i]
+            if byte == 0x0A { return i + 1 < end ? i + 1 : nil }
+            if byte == 0x0D {
+                let next = i + 1 < bytes.count && bytes[i + 1] == 0x0A ? i + 2 : i + 1
+                return next < end ? next : nil
+            }
+            i += 1
+        }
+        return nil
+    }
+
     /// The first line start at or after `position`, or `bytes.count` if there is none.
     @inlinable
     public static func nextLineStart(_ bytes: UnsafeRawBufferPointer, atOrAfter position: Int) -> Int {

@@ -67,9 +67,9 @@ final class WorkerRuntime<J: MapReduceJob> {
         for split in task.splits {
             let file = try self.mappedFile(for: split)
             let whole = file.bytes
-            let start = LineScanner.nextLineStart(whole, atOrAfter: split.start)
+            // The split owns the lines that start inside it; the last one may run past its end.
+            guard let start = LineScanner.firstLineStart(whole, from: split.start, before: split.end) else { continue }
             let end = split.end >= whole.count ? whole.count : LineScanner.nextLineStart(whole, atOrAfter: split.end)
-            guard start < end else { continue }
             FaultInjection.beforeMapping(split.displayName)
             file.willNeed(start..<end)
             let lines = UnsafeRawBufferPointer(rebasing: whole[start..<end])
