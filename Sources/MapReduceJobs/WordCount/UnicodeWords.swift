@@ -190,21 +190,28 @@ enum UnicodeWords {
         return true
     }
 
-    /// Whether the line holding `bytes[position]` has only whitespace before it (Python's `lstrip()`),
-    /// decoding from the line start at or after `lineSearchFloor`.
+    /// Whether only whitespace (Python's `isspace()`) lies between the start of the line and `position`:
+    /// Python's `line.lstrip()` rule. Scans backward and stops at the first character that is not
+    /// whitespace, so it costs the length of that whitespace, not of the line.
     static func onlyWhitespaceBefore(_ bytes: UnsafeRawPointer, position: Int, floor: Int) -> Bool {
-        var lineStart = position
-        while lineStart > floor {
-            let byte = bytes.load(fromByteOffset: lineStart - 1, as: UInt8.self)
-            if byte == 0x0A || byte == 0x0D { break }
-            lineStart -= 1
-        }
-        var i = lineStart
-        while i < position {
-            guard let (scalar, length) = decode(bytes, i, position),
+        var end = position
+        while end > floor {
+            let last = bytes.load(fromByteOffset: end - 1, as: UInt8.self)
+            if last == 0x0A || last == 0x0D { return true }
+            if last < 0x80 {
+                guard flags(UInt32(last)) & UnicodeTables.space != 0 else { return false }
+                end -= 1
+                continue
+            }
+            // Back up over continuation bytes to the start of the sequence, then decode it.
+            var start = end - 1
+            while start > floor && end - start < 4 && bytes.load(fromByteOffset: start, as: UInt8.self) & 0xC0 == 0x80 {
+                start -= 1
+            }
+            guard let (scalar, length) = decode(bytes, start, end), start + length == end,
                 flags(scalar) & UnicodeTables.space != 0
             else { return false }
-            i += length
+            end = start
         }
         return true
     }
