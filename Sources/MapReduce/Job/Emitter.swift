@@ -68,7 +68,9 @@ public struct Emitter<Key: WireCodable, Value: WireCodable>: ~Copyable {
     ///   - keyCapacity: The most bytes `writeKey` may write. The buffer has 16 more bytes of slack, so a
     ///     writer may store a whole 16-byte vector for a shorter key.
     ///   - value: The value.
-    ///   - writeKey: Writes the key's encoded bytes at the pointer it is given and returns their count.
+    ///   - writeKey: Writes the key's encoded bytes at the pointer it is given and returns their count,
+    ///     or -1 to emit nothing after all (say, the key turned out to be a stop word). Deciding after
+    ///     writing lets a mapper filter keys without a branch: a dropped key costs the same as a kept one.
     @inlinable @inline(__always)
     public mutating func emit(
         keyCapacity: Int,
@@ -94,11 +96,14 @@ public struct Emitter<Key: WireCodable, Value: WireCodable>: ~Copyable {
             if !batch.hasRoom(forKeyBytes: keyCapacity) { batch.growKeys(toFit: keyCapacity) }
         }
         let destination = batch.keys + batch.keyBytes
-        let length = writeKey(destination)
+        let written = writeKey(destination)
+        // Branch-free: a dropped key is recorded like a kept one, but not counted.
+        let kept = written >= 0 ? 1 : 0
+        let length = written & (0 &- kept)
         let hash = KeyHash.hash(UnsafeRawPointer(destination), count: length)
-        batch.record(hash: hash, length: length, value: value)
+        batch.record(hash: hash, length: length, value: value, kept: kept)
         self.prefetch.prefetch(hash: hash)
-        self._emittedCount &+= 1
+        self._emittedCount &+= kept
     }
 
     /// Hands every gathered pair to the engine.
@@ -204,13 +209,23 @@ final class EmitBatch<Value> {
         self.keys = .allocate(byteCount: self.keyCapacity + 32, alignment: 16)
     }
 
-    /// Records a key already written at the end of the arena, and its value.
+    /// Records a key already written at the end of the arena, and its value; `kept` is 1, or 0 to leave
+    /// the batch as it was.
     @inlinable @inline(__always)
-    func record(hash: UInt64, length: Int, value: Value) {
-        self.pending[self.count] = PendingKey(hash: hash, offset: UInt32(self.keyBytes), length: UInt32(length))
-        (self.values + self.count).initialize(to: value)
-        self.count += 1
-        self.keyBytes += length
+    func record(hash: UInt64, length: Int, value: Value, kept: Int) {
+        let count = self.count
+        self.pending[count] = PendingKey(
+            hash: hash,
+            offset: UInt32(truncatingIfNeeded: self.keyBytes),
+            length: UInt32(truncatingIfNeeded: length)
+        )
+        if _isPOD(Value.self) {
+            (self.values + count).initialize(to: value)
+        } else if kept != 0 {
+            (self.values + count).initialize(to: value)
+        }
+        self.count = count &+ kept
+        self.keyBytes &+= length
     }
 
     /// The bytes of pending key `index`.

@@ -10,8 +10,6 @@ struct BlockMasks {
     var word: UInt64
     /// Token bytes that are not ASCII letters (digits, control bytes, non-ASCII bytes).
     var notLetter: UInt64
-    /// Non-ASCII bytes.
-    var high: UInt64
     /// `.` bytes.
     var dot: UInt64
 
@@ -21,7 +19,6 @@ struct BlockMasks {
         #if arch(x86_64)
         var word: UInt64 = 0
         var letter: UInt64 = 0
-        var high: UInt64 = 0
         var dot: UInt64 = 0
         let caseBit = _mm_set1_epi8(0x20)
         let letterBias = _mm_set1_epi8(0x1F)
@@ -35,36 +32,35 @@ struct BlockMasks {
         let delete = _mm_set1_epi8(0x7F)
         let period = _mm_set1_epi8(0x2E)
         for lane in 0..<4 {
-            let v = _mm_loadu_si128((p + lane * 16).assumingMemoryBound(to: __m128i_u.self))
+            let v = _mm_loadu_si128((p + lane &* 16).assumingMemoryBound(to: __m128i_u.self))
             let isLetter = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(v, caseBit), letterBias), letterLimit)
             let isDigit = _mm_cmplt_epi8(_mm_add_epi8(v, digitBias), digitLimit)
             let isLowControl = _mm_cmplt_epi8(_mm_add_epi8(v, lowControlBias), lowControlLimit)
             let isMidControl = _mm_cmplt_epi8(_mm_add_epi8(v, midControlBias), midControlLimit)
             let isDelete = _mm_cmpeq_epi8(v, delete)
-            let other = _mm_or_si128(_mm_or_si128(isDigit, isLowControl), _mm_or_si128(isMidControl, isDelete))
-            let shift = UInt64(lane * 16)
-            let highBits = UInt64(UInt16(truncatingIfNeeded: _mm_movemask_epi8(v)))
+            // Non-ASCII bytes have the sign bit set, which movemask reads directly.
+            let other = _mm_or_si128(
+                _mm_or_si128(isDigit, isLowControl),
+                _mm_or_si128(_mm_or_si128(isMidControl, isDelete), v)
+            )
+            let shift = UInt64(lane &* 16)
             let letterBits = UInt64(UInt16(truncatingIfNeeded: _mm_movemask_epi8(isLetter)))
             let otherBits = UInt64(UInt16(truncatingIfNeeded: _mm_movemask_epi8(other)))
-            high |= highBits << shift
-            letter |= letterBits << shift
-            word |= (letterBits | otherBits | highBits) << shift
-            dot |= UInt64(UInt16(truncatingIfNeeded: _mm_movemask_epi8(_mm_cmpeq_epi8(v, period)))) << shift
+            letter |= letterBits &<< shift
+            word |= (letterBits | otherBits) &<< shift
+            dot |= UInt64(UInt16(truncatingIfNeeded: _mm_movemask_epi8(_mm_cmpeq_epi8(v, period)))) &<< shift
         }
         self.word = word
         self.notLetter = word & ~letter
-        self.high = high
         self.dot = dot
         #else
         var word: UInt64 = 0
         var notLetter: UInt64 = 0
-        var high: UInt64 = 0
         var dot: UInt64 = 0
         for i in 0..<64 {
             let byte = p.load(fromByteOffset: i, as: UInt8.self)
             let bit = UInt64(1) << UInt64(i)
             let isLetter = (byte | 0x20) &- 0x61 < 26
-            if byte >= 0x80 { high |= bit }
             if byte == 0x2E { dot |= bit }
             if byte >= 0x80 || !WordTokenizer.isSeparator(byte) {
                 word |= bit
@@ -73,20 +69,29 @@ struct BlockMasks {
         }
         self.word = word
         self.notLetter = notLetter
-        self.high = high
         self.dot = dot
         #endif
     }
+}
+
+/// Where a scan is: the next block, and a token that started in an earlier block and is not over yet.
+struct ScanState {
+    var position = 0
+    /// The start of the unfinished token, or -1.
+    var pendingStart = -1
+    /// Whether the unfinished token has a byte that is not an ASCII letter so far.
+    var pendingOdd = false
 }
 
 /// Word count's tokenizer: Python's rules, at the speed of a byte-mask scan.
 ///
 /// The input is classified 64 bytes at a time into bit masks; tokens are the runs of non-separator
 /// bytes, walked with `trailingZeroBitCount`. A token of ASCII letters only is lowercased with one SIMD
-/// `or`, written straight into the emitter's key buffer; a token with a digit or control byte is dropped
-/// (it cannot pass `isalpha()`); a token with non-ASCII bytes goes to ``UnicodeWords``, which is exact. A
-/// line whose first non-whitespace characters are `..` is skipped; only blocks that contain `..` pay for
-/// that check.
+/// `or`, written straight into the emitter's key buffer, and dropped there without a branch if it is a
+/// stop word; a token with a digit or control byte is dropped (it cannot pass `isalpha()`); a token with
+/// non-ASCII bytes goes to ``UnicodeWords``, which is exact. A line whose first non-whitespace characters
+/// are `..` is skipped; only blocks that contain `..` pay for that check. The common path has no
+/// unpredictable branch per token but the loop's own.
 struct WordTokenizer: ~Copyable {
     typealias Output = Emitter<ByteString, Int>
 
@@ -143,183 +148,220 @@ struct WordTokenizer: ~Copyable {
     mutating func tokenize(_ buffer: UnsafeRawBufferPointer, origin: InputOrigin, into output: inout Output) throws {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
         let count = buffer.count
-        // A padded copy of the last, partial block, so that every block is read as 64 whole bytes.
-        var tail = (SIMD64<UInt8>(repeating: 0x20), SIMD16<UInt8>(repeating: 0x20))
-        var position = 0
-        var pendingStart = -1
-        var pendingOddity = false
-        var pendingHigh = false
-
-        while position < count {
-            let available = count - position
-            let masks: BlockMasks
-            let nextIsDot: Bool
-            if available > 64 {
-                masks = BlockMasks(base + position)
-                nextIsDot = base.load(fromByteOffset: position + 64, as: UInt8.self) == 0x2E
-            } else {
-                tail.0 = SIMD64(repeating: 0x20)
-                withUnsafeMutableBytes(of: &tail) { raw in
-                    raw.baseAddress!.copyMemory(from: base + position, byteCount: available)
-                }
-                masks = withUnsafeBytes(of: &tail) { BlockMasks($0.baseAddress!) }
-                nextIsDot = false
-            }
-            let blockLength = min(64, available)
-            var limit = blockLength
-            var skipLine = false
-            let dotdot = masks.dot & (masks.dot >> 1 | (nextIsDot ? 1 << 63 : 0))
+        var scan = ScanState()
+        // Whole blocks, with one byte beyond readable for the `..` check across the boundary.
+        while scan.position &+ 64 < count {
+            let masks = BlockMasks(base + scan.position)
+            let nextDot: UInt64 = base.load(fromByteOffset: scan.position &+ 64, as: UInt8.self) == 0x2E ? 1 : 0
+            let dotdot = masks.dot & (masks.dot &>> 1 | nextDot &<< 63)
             if _slowPath(dotdot != 0) {
-                var candidates = dotdot
-                while candidates != 0 {
-                    let bit = candidates.trailingZeroBitCount
-                    if self.startsLine(base, position + bit) {
-                        limit = bit
-                        skipLine = true
-                        break
-                    }
-                    candidates &= candidates - 1
-                }
+                try self.blockWithDots(masks, dotdot, limit: 64, base, count, &scan, origin, &output)
+                continue
             }
-            var words = masks.word & lowBits(limit)
-            if pendingStart >= 0 {
-                let separators = ~masks.word & lowBits(blockLength)
-                if separators == 0 && !skipLine {
-                    pendingOddity = pendingOddity || masks.notLetter != 0
-                    pendingHigh = pendingHigh || masks.high != 0
-                    position += blockLength
-                    continue
-                }
-                let end = separators == 0 ? blockLength : separators.trailingZeroBitCount
-                let inToken = lowBits(end)
-                try self.token(
-                    base,
-                    count,
-                    pendingStart,
-                    position + end,
-                    oddity: pendingOddity || masks.notLetter & inToken != 0,
-                    high: pendingHigh || masks.high & inToken != 0,
-                    origin: origin,
-                    into: &output
-                )
-                pendingStart = -1
-                words &= ~inToken
-            }
-            while words != 0 {
-                let start = words.trailingZeroBitCount
-                let separators = ~masks.word & ~lowBits(start) & lowBits(blockLength)
-                if separators == 0 {
-                    // The token runs into the next block (or to the end of the input).
-                    pendingStart = position + start
-                    pendingOddity = masks.notLetter >> UInt64(start) != 0
-                    pendingHigh = masks.high >> UInt64(start) != 0
-                    break
-                }
-                let end = separators.trailingZeroBitCount
-                let inToken = lowBits(end) & ~lowBits(start)
-                try self.token(
-                    base,
-                    count,
-                    position + start,
-                    position + end,
-                    oddity: masks.notLetter & inToken != 0,
-                    high: masks.high & inToken != 0,
-                    origin: origin,
-                    into: &output
-                )
-                words &= ~lowBits(end)
-            }
-            if skipLine {
-                position = try self.skipLine(base, from: position + limit, count: count, origin: origin)
-            } else {
-                position += blockLength
-            }
+            try self.words(masks, limit: 64, base, count, &scan, origin, &output)
+            scan.position &+= 64
         }
-        if pendingStart >= 0 {
-            try self.token(
+        try self.finish(base, count, &scan, origin, &output)
+    }
+
+    /// The tokens that start in the block at `scan.position` before `limit`. Separators after `limit`
+    /// still end a token: a `..` at `limit` does, and so does the padding after the input's end.
+    @inline(__always)
+    mutating func words(
+        _ masks: BlockMasks,
+        limit: Int,
+        _ base: UnsafeRawPointer,
+        _ count: Int,
+        _ scan: inout ScanState,
+        _ origin: InputOrigin,
+        _ output: inout Output
+    ) throws {
+        let blockStart = scan.position
+        let separators = ~masks.word
+        var starts = masks.word & lowBits(limit)
+        if scan.pendingStart >= 0 {
+            if separators == 0 {
+                scan.pendingOdd = scan.pendingOdd || masks.notLetter != 0
+                return
+            }
+            let end = separators.trailingZeroBitCount
+            let span = lowBits(end)
+            try self.word(
                 base,
                 count,
-                pendingStart,
-                count,
-                oddity: pendingOddity,
-                high: pendingHigh,
-                origin: origin,
-                into: &output
+                scan.pendingStart,
+                blockStart &+ end,
+                odd: scan.pendingOdd || masks.notLetter & span != 0,
+                origin,
+                &output
             )
+            scan.pendingStart = -1
+            starts &= ~span
+        }
+        while starts != 0 {
+            let start = starts.trailingZeroBitCount
+            let after = separators & (~0 &<< UInt64(start))
+            if after == 0 {
+                // The token runs into the next block.
+                scan.pendingStart = blockStart &+ start
+                scan.pendingOdd = masks.notLetter &>> UInt64(start) != 0
+                return
+            }
+            let end = after.trailingZeroBitCount
+            let span = lowBits(end) & ~lowBits(start)
+            try self.word(
+                base,
+                count,
+                blockStart &+ start,
+                blockStart &+ end,
+                odd: masks.notLetter & span != 0,
+                origin,
+                &output
+            )
+            starts &= ~0 &<< UInt64(end)
         }
     }
 
     /// Handles the token `base[start..<end]`.
     @inline(__always)
-    mutating func token(
+    mutating func word(
         _ base: UnsafeRawPointer,
         _ count: Int,
         _ start: Int,
         _ end: Int,
-        oddity: Bool,
-        high: Bool,
-        origin: InputOrigin,
-        into output: inout Output
+        odd: Bool,
+        _ origin: InputOrigin,
+        _ output: inout Output
     ) throws {
-        if _fastPath(!oddity) {
-            let length = end - start
-            let source = base + start
-            if length <= 4 {
-                var packed: UInt32
-                if start + 4 <= count {
-                    packed =
-                        source.loadUnaligned(as: UInt32.self)
-                        & UInt32(truncatingIfNeeded: (UInt64(1) << UInt64(8 * length)) &- 1)
-                } else {
-                    packed = 0
-                    for i in 0..<length {
-                        packed |= UInt32(source.load(fromByteOffset: i, as: UInt8.self)) << UInt32(8 * i)
-                    }
-                }
-                packed |= 0x2020_2020 & UInt32(truncatingIfNeeded: (UInt64(1) << UInt64(8 * length)) &- 1)
-                if self.isStopWord(packed) { return }
-            }
-            let readable = start + 16 <= count
-            output.emit(keyCapacity: length, 1) { destination in
-                #if arch(x86_64)
-                if length <= 16 && readable {
-                    let v = _mm_loadu_si128(source.assumingMemoryBound(to: __m128i_u.self))
-                    _mm_storeu_si128(
-                        destination.assumingMemoryBound(to: __m128i_u.self),
-                        _mm_or_si128(v, _mm_set1_epi8(0x20))
-                    )
-                    return length
-                }
-                #endif
-                for i in 0..<length {
-                    destination.storeBytes(
-                        of: source.load(fromByteOffset: i, as: UInt8.self) | 0x20,
-                        toByteOffset: i,
-                        as: UInt8.self
-                    )
-                }
-                return length
-            }
-        } else if high {
-            try self.unicodeToken(base, start, end, origin: origin, into: &output)
+        guard _fastPath(!odd) else {
+            try self.oddWord(base, start, end, origin, &output)
+            return
         }
-        // Otherwise a digit or control byte: never a word, and plain ASCII needs no validation.
+        let length = end &- start
+        let source = base + start
+        #if arch(x86_64)
+        if _fastPath(length <= 16 && start &+ 16 <= count) {
+            let table = self.stopTable
+            let multiplier = self.stopMultiplier
+            output.emit(keyCapacity: 16, 1) { destination in
+                let lowered = _mm_or_si128(
+                    _mm_loadu_si128(source.assumingMemoryBound(to: __m128i_u.self)),
+                    _mm_set1_epi8(0x20)
+                )
+                _mm_storeu_si128(destination.assumingMemoryBound(to: __m128i_u.self), lowered)
+                let packed =
+                    UInt32(truncatingIfNeeded: _mm_cvtsi128_si32(lowered))
+                    & UInt32(truncatingIfNeeded: (UInt64(1) &<< UInt64(min(length, 4) &* 8)) &- 1)
+                let stop = (table[Int((packed &* multiplier) &>> 26)] == packed ? 1 : 0) & (length <= 4 ? 1 : 0)
+                return length | (0 &- stop)
+            }
+            return
+        }
+        #endif
+        self.plainWord(source, length, &output)
+    }
+
+    /// An all-letter token too long for one vector, or at the very end of the input.
+    @inline(never)
+    func plainWord(_ source: UnsafeRawPointer, _ length: Int, _ output: inout Output) {
+        var packed: UInt32 = 0
+        for i in 0..<min(length, 4) {
+            packed |= UInt32(source.load(fromByteOffset: i, as: UInt8.self) | 0x20) << UInt32(8 * i)
+        }
+        if length <= 4 && self.isStopWord(packed) { return }
+        output.emit(keyCapacity: length, 1) { destination in
+            for i in 0..<length {
+                destination.storeBytes(
+                    of: source.load(fromByteOffset: i, as: UInt8.self) | 0x20,
+                    toByteOffset: i,
+                    as: UInt8.self
+                )
+            }
+            return length
+        }
+    }
+
+    /// A token with a byte that is not an ASCII letter: non-ASCII bytes make it a Unicode token; otherwise
+    /// (a digit or a control byte) it can never pass `isalpha()`, and plain ASCII needs no validation.
+    @inline(never)
+    mutating func oddWord(
+        _ base: UnsafeRawPointer,
+        _ start: Int,
+        _ end: Int,
+        _ origin: InputOrigin,
+        _ output: inout Output
+    ) throws {
+        var i = start
+        while i < end {
+            if base.load(fromByteOffset: i, as: UInt8.self) >= 0x80 {
+                try self.unicodeToken(base, start, end, origin: origin, into: &output)
+                return
+            }
+            i += 1
+        }
+    }
+
+    /// A block holding `..`: if one starts its line, the tokens before it count, the rest of that line is
+    /// skipped, and scanning resumes at the next line; otherwise the block is an ordinary one.
+    @inline(never)
+    mutating func blockWithDots(
+        _ masks: BlockMasks,
+        _ dotdot: UInt64,
+        limit: Int,
+        _ base: UnsafeRawPointer,
+        _ count: Int,
+        _ scan: inout ScanState,
+        _ origin: InputOrigin,
+        _ output: inout Output
+    ) throws {
+        var candidates = dotdot & lowBits(limit)
+        while candidates != 0 {
+            let bit = candidates.trailingZeroBitCount
+            if self.startsLine(base, scan.position + bit) {
+                try self.words(masks, limit: bit, base, count, &scan, origin, &output)
+                scan.position = try self.skipLine(base, from: scan.position + bit, count: count, origin: origin)
+                return
+            }
+            candidates &= candidates - 1
+        }
+        try self.words(masks, limit: limit, base, count, &scan, origin, &output)
+        scan.position += limit
+    }
+
+    /// The last bytes of the input, fewer than 65: scanned through a copy padded with spaces.
+    @inline(never)
+    mutating func finish(
+        _ base: UnsafeRawPointer,
+        _ count: Int,
+        _ scan: inout ScanState,
+        _ origin: InputOrigin,
+        _ output: inout Output
+    ) throws {
+        var padded = (SIMD64<UInt8>(repeating: 0x20), SIMD16<UInt8>(repeating: 0x20))
+        while scan.position < count {
+            let available = min(64, count - scan.position)
+            padded.0 = SIMD64(repeating: 0x20)
+            withUnsafeMutableBytes(of: &padded) { raw in
+                raw.baseAddress!.copyMemory(from: base + scan.position, byteCount: available)
+            }
+            let masks = withUnsafeBytes(of: &padded) { BlockMasks($0.baseAddress!) }
+            let dotdot = masks.dot & masks.dot &>> 1
+            if dotdot != 0 {
+                try self.blockWithDots(masks, dotdot, limit: available, base, count, &scan, origin, &output)
+            } else {
+                try self.words(masks, limit: available, base, count, &scan, origin, &output)
+                scan.position += available
+            }
+        }
+        if scan.pendingStart >= 0 {
+            try self.word(base, count, scan.pendingStart, count, odd: scan.pendingOdd, origin, &output)
+            scan.pendingStart = -1
+        }
     }
 
     /// Whether the `..` at `dot` is the start of its line once leading whitespace is stripped.
     func startsLine(_ base: UnsafeRawPointer, _ dot: Int) -> Bool {
-        var i = dot - 1
-        while i >= 0 {
-            let byte = base.load(fromByteOffset: i, as: UInt8.self)
-            if byte == 0x0A || byte == 0x0D { return true }
-            if Self.isBlank(byte) {
-                i -= 1
-                continue
-            }
-            if byte < 0x80 { return false }
-            return UnicodeWords.onlyWhitespaceBefore(base, position: dot, floor: 0)
-        }
-        return true
+        UnicodeWords.onlyWhitespaceBefore(base, position: dot, floor: 0)
     }
 
     /// Skips the rest of a `..` line (validating it when strict); returns where the next line starts.
