@@ -17,7 +17,7 @@ public struct Emitter<Key: WireCodable, Value: WireCodable>: ~Copyable {
     public var emittedCount: Int { self._emittedCount }
 
     @usableFromInline
-    init(target: EmitTarget<Value>, batchCapacity: Int = 256) {
+    init(target: EmitTarget<Value>, batchCapacity: Int = 64) {
         self.batch = EmitBatch(capacity: batchCapacity, keyCapacity: 16 * 1024)
         self.target = target
         self.scratch = WireWriter(capacity: 64)
@@ -115,26 +115,26 @@ public struct Emitter<Key: WireCodable, Value: WireCodable>: ~Copyable {
     }
 }
 
-/// Where to prefetch the table slot of a key hash: the engine's table publishes it after every drain.
+/// Where to prefetch the table slot a key hash will touch; the table publishes this after every drain.
 @usableFromInline
 struct PrefetchHint {
     @usableFromInline var base: UnsafeRawPointer?
-    @usableFromInline var shift: UInt64
     @usableFromInline var stride: Int
+    @usableFromInline var shift: UInt64
 
     @usableFromInline
-    init(base: UnsafeRawPointer?, shift: UInt64, stride: Int) {
+    init(base: UnsafeRawPointer?, stride: Int, shift: UInt64) {
         self.base = base
-        self.shift = shift
         self.stride = stride
+        self.shift = shift
     }
 
-    @usableFromInline static var none: PrefetchHint { PrefetchHint(base: nil, shift: 63, stride: 0) }
+    @usableFromInline static var none: PrefetchHint { PrefetchHint(base: nil, stride: 0, shift: 63) }
 
     @inlinable @inline(__always)
     func prefetch(hash: UInt64) {
         if let base = self.base {
-            mapreduce_prefetch(base + Int(truncatingIfNeeded: hash >> self.shift) &* self.stride)
+            mapreduce_prefetch(base + Int(truncatingIfNeeded: hash &>> self.shift) &* self.stride)
         }
     }
 }

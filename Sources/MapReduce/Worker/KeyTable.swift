@@ -1,30 +1,33 @@
-/// An open-addressing hash table of byte-string keys, the heart of map-side combining and reduce-side
-/// grouping.
+/// An open-addressing hash table of byte-string keys, each with a payload: the heart of map-side
+/// combining and reduce-side grouping.
 ///
-/// Keys live back to back in one arena; each distinct key gets an entry index, in insertion order, which
-/// the owner uses to index its own parallel value storage. Nothing is allocated per key: the arena, the
-/// entry array and the slot array grow by doubling.
+/// A slot holds a 24-bit hash tag, the key's length and its entry index, the key's first sixteen bytes,
+/// and the payload (a combined count, say): 32 bytes for an `Int` payload, two slots to a cache line.
+/// Nearly every key of real text is at most sixteen bytes, so a lookup, and the update of the payload
+/// that follows it, touch exactly one cache line, which the emitter prefetched while the mapper was
+/// still working. Keys also live back to back in an arena, and each distinct key has an entry, in
+/// insertion order, saying where its bytes and its slot are: those serve longer keys, growth and
+/// iteration. Nothing is allocated per key; everything grows by doubling, at three quarters full.
 ///
-/// A slot is 16 bytes: a 24-bit hash tag, the key's length and its entry index, then the key's first
-/// eight bytes. Most keys of real data are at most eight bytes long, so a lookup usually settles within
-/// the one cache line of its slot, without touching the entries or the key arena. The slot index comes
-/// from the hash's top bits and the tag from its middle bits, so keys of one partition (equal low bits)
-/// still spread over the whole table and still differ in their tags.
+/// The slot index comes from the hash's top bits and the tag from its middle bits, so keys of one
+/// partition (equal low bits) still spread over the table and differ in their tags.
 ///
 /// Its fields skip dynamic exclusivity checks, which would otherwise cost more than a probe: a table is
 /// owned by one worker runtime and touched by one thread.
 @usableFromInline
-final class KeyTable {
+final class KeyTable<Payload> {
     @usableFromInline
     struct Entry {
         @usableFromInline var hash: UInt64
         @usableFromInline var offset: UInt32
         @usableFromInline var length: UInt32
+        @usableFromInline var slot: UInt32
 
-        @inlinable init(hash: UInt64, offset: UInt32, length: UInt32) {
+        @inlinable init(hash: UInt64, offset: UInt32, length: UInt32, slot: UInt32) {
             self.hash = hash
             self.offset = offset
             self.length = length
+            self.slot = slot
         }
     }
 
@@ -32,13 +35,10 @@ final class KeyTable {
     struct Slot {
         /// `tag << 40 | min(length, 255) << 32 | (entry index + 1)`, or 0 for an empty slot.
         @usableFromInline var meta: UInt64
-        /// The key's first eight bytes, little-endian, zero-padded.
-        @usableFromInline var prefix: UInt64
-
-        @inlinable init(meta: UInt64, prefix: UInt64) {
-            self.meta = meta
-            self.prefix = prefix
-        }
+        /// The key's first sixteen bytes, little-endian, zero-padded.
+        @usableFromInline var prefix: (UInt64, UInt64)
+        /// Initialized only while the slot is occupied.
+        @usableFromInline var payload: Payload
     }
 
     @usableFromInline @exclusivity(unchecked) var slots: UnsafeMutablePointer<Slot>
@@ -57,12 +57,11 @@ final class KeyTable {
     @usableFromInline
     init(initialCapacity: Int = 1024) {
         var slotCount = 16
-        while slotCount < initialCapacity * 2 { slotCount <<= 1 }
-        self.slots = .allocate(capacity: slotCount)
-        self.slots.initialize(repeating: Slot(meta: 0, prefix: 0), count: slotCount)
+        while slotCount * 3 < initialCapacity * 4 { slotCount <<= 1 }
+        self.slots = Self.emptySlots(slotCount)
         self.slotMask = slotCount - 1
         self.slotShift = UInt64(64 - slotCount.trailingZeroBitCount)
-        self.entryCapacity = slotCount / 2
+        self.entryCapacity = slotCount / 4 * 3
         self.entries = .allocate(capacity: self.entryCapacity)
         self.count = 0
         self.keyCapacity = max(4096, initialCapacity * 8)
@@ -71,9 +70,19 @@ final class KeyTable {
     }
 
     deinit {
+        self.deinitializePayloads()
         self.slots.deallocate()
         self.entries.deallocate()
         self.keys.deallocate()
+    }
+
+    /// Slots whose `meta` is zero; payloads left uninitialized.
+    static func emptySlots(_ count: Int) -> UnsafeMutablePointer<Slot> {
+        let slots = UnsafeMutablePointer<Slot>.allocate(capacity: count)
+        for index in 0..<count {
+            UnsafeMutableRawPointer(slots + index).storeBytes(of: 0, as: UInt64.self)
+        }
+        return slots
     }
 
     /// Bytes of memory the table holds.
@@ -82,9 +91,9 @@ final class KeyTable {
             + self.keyCapacity
     }
 
-    /// Where `hash`'s first probe lands, for prefetching.
+    /// Where a hash's first probe lands, for prefetching.
     @usableFromInline var prefetchHint: PrefetchHint {
-        PrefetchHint(base: UnsafeRawPointer(self.slots), shift: self.slotShift, stride: MemoryLayout<Slot>.stride)
+        PrefetchHint(base: UnsafeRawPointer(self.slots), stride: MemoryLayout<Slot>.stride, shift: self.slotShift)
     }
 
     /// The bytes of entry `index`.
@@ -97,59 +106,91 @@ final class KeyTable {
     @inlinable @inline(__always)
     func hash(at index: Int) -> UInt64 { self.entries[index].hash }
 
-    /// The first eight bytes of a key, little-endian and zero-padded, read without going past its end.
+    /// The payload of entry `index`.
     @inlinable @inline(__always)
-    static func prefix(of key: UnsafeRawPointer, length: Int) -> UInt64 {
-        if length >= 8 { return UInt64(littleEndian: key.loadUnaligned(as: UInt64.self)) }
-        if length >= 4 {
-            let low = UInt64(UInt32(littleEndian: key.loadUnaligned(as: UInt32.self)))
-            let high = UInt64(UInt32(littleEndian: key.loadUnaligned(fromByteOffset: length - 4, as: UInt32.self)))
-            return low | (high >> UInt64(8 * (8 - length))) << 32
-        }
-        var prefix: UInt64 = 0
-        for i in 0..<length { prefix |= UInt64(key.load(fromByteOffset: i, as: UInt8.self)) << UInt64(8 * i) }
-        return prefix
+    func payload(at index: Int) -> UnsafeMutablePointer<Payload> {
+        Self.payload(of: self.slots + Int(self.entries[index].slot))
     }
 
-    /// The entry index of a key, inserting it if it is new.
-    /// - Returns: The index and whether the key was inserted.
     @inlinable @inline(__always)
-    func findOrInsert(hash: UInt64, key: UnsafeRawPointer, length: Int) -> (index: Int, inserted: Bool) {
-        // Make room first, so that the probe below can insert without starting over.
-        if _slowPath(self.count == self.entryCapacity || self.keyBytes + length > self.keyCapacity) {
-            self.grow(forKeyBytes: length)
+    static func payload(of slot: UnsafeMutablePointer<Slot>) -> UnsafeMutablePointer<Payload> {
+        (UnsafeMutableRawPointer(slot) + MemoryLayout<Slot>.offset(of: \.payload)!).assumingMemoryBound(
+            to: Payload.self
+        )
+    }
+
+    /// Up to eight bytes of a key from `offset` on, little-endian and zero-padded, read without going past
+    /// its end.
+    @inlinable @inline(__always)
+    static func word(of key: UnsafeRawPointer, length: Int, at offset: Int) -> UInt64 {
+        let available = length &- offset
+        if available >= 8 { return UInt64(littleEndian: key.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
+        if available <= 0 { return 0 }
+        let start = key + offset
+        if available >= 4 {
+            let low = UInt64(UInt32(littleEndian: start.loadUnaligned(as: UInt32.self)))
+            let high = UInt64(UInt32(littleEndian: start.loadUnaligned(fromByteOffset: available - 4, as: UInt32.self)))
+            return low | (high >> UInt64(8 * (8 - available))) << 32
         }
-        let prefix = Self.prefix(of: key, length: length)
-        let wanted = Self.meta(hash: hash, length: length)
-        var slot = Int(truncatingIfNeeded: hash >> self.slotShift)
-        while true {
-            let content = self.slots[slot]
-            if content.meta == 0 { break }
-            if content.meta & 0xFFFF_FFFF_0000_0000 == wanted && content.prefix == prefix {
-                let index = Int(truncatingIfNeeded: content.meta & 0xFFFF_FFFF) - 1
-                if length <= 8 { return (index, false) }
-                let entry = self.entries[index]
-                if Int(entry.length) == length
-                    && bytesEqual(self.keys + Int(entry.offset) + 8, key + 8, length - 8)
-                {
-                    return (index, false)
-                }
-            }
-            slot = (slot + 1) & self.slotMask
-        }
-        let index = self.count
-        copyBytes(from: key, to: self.keys + self.keyBytes, count: length)
-        self.entries[index] = Entry(hash: hash, offset: UInt32(self.keyBytes), length: UInt32(length))
-        self.keyBytes += length
-        self.count += 1
-        self.slots[slot] = Slot(meta: wanted | UInt64(index + 1), prefix: prefix)
-        return (index, true)
+        var word: UInt64 = 0
+        for i in 0..<available { word |= UInt64(start.load(fromByteOffset: i, as: UInt8.self)) << UInt64(8 * i) }
+        return word
     }
 
     /// The tag and length part of a slot's `meta`.
     @inlinable @inline(__always)
     static func meta(hash: UInt64, length: Int) -> UInt64 {
         (hash >> 8 & 0xFF_FFFF) << 40 | UInt64(min(length, 255)) << 32
+    }
+
+    /// The payload of a key, found or made: a new key's payload is uninitialized, and the caller must
+    /// initialize it before the next call.
+    /// - Returns: The payload's address and whether the key was inserted.
+    @inlinable @inline(__always)
+    func findOrInsert(
+        hash: UInt64,
+        key: UnsafeRawPointer,
+        length: Int
+    ) -> (payload: UnsafeMutablePointer<Payload>, inserted: Bool) {
+        // Make room first, so that the probe below can insert without starting over.
+        if _slowPath(self.count == self.entryCapacity || self.keyBytes &+ length > self.keyCapacity) {
+            self.grow(forKeyBytes: length)
+        }
+        let first = Self.word(of: key, length: length, at: 0)
+        let second = Self.word(of: key, length: length, at: 8)
+        let wanted = Self.meta(hash: hash, length: length)
+        var slot = Int(truncatingIfNeeded: hash >> self.slotShift)
+        while true {
+            let candidate = self.slots + slot
+            let meta = candidate.pointee.meta
+            if meta == 0 { break }
+            if meta & 0xFFFF_FFFF_0000_0000 == wanted && candidate.pointee.prefix.0 == first
+                && candidate.pointee.prefix.1 == second
+            {
+                if length <= 16 { return (Self.payload(of: candidate), false) }
+                let entry = self.entries[Int(truncatingIfNeeded: meta & 0xFFFF_FFFF) &- 1]
+                if Int(entry.length) == length
+                    && bytesEqual(self.keys + Int(entry.offset) + 16, key + 16, length - 16)
+                {
+                    return (Self.payload(of: candidate), false)
+                }
+            }
+            slot = (slot &+ 1) & self.slotMask
+        }
+        let index = self.count
+        copyBytes(from: key, to: self.keys + self.keyBytes, count: length)
+        self.entries[index] = Entry(
+            hash: hash,
+            offset: UInt32(truncatingIfNeeded: self.keyBytes),
+            length: UInt32(truncatingIfNeeded: length),
+            slot: UInt32(truncatingIfNeeded: slot)
+        )
+        self.keyBytes &+= length
+        self.count = index &+ 1
+        let target = self.slots + slot
+        target.pointee.meta = wanted | UInt64(index &+ 1)
+        target.pointee.prefix = (first, second)
+        return (Self.payload(of: target), true)
     }
 
     @usableFromInline
@@ -166,32 +207,36 @@ final class KeyTable {
         }
         if self.count == self.entryCapacity {
             let slotCount = (self.slotMask + 1) * 2
-            self.slots.deallocate()
-            self.slots = .allocate(capacity: slotCount)
-            self.slots.initialize(repeating: Slot(meta: 0, prefix: 0), count: slotCount)
+            let old = self.slots
+            self.slots = Self.emptySlots(slotCount)
             self.slotMask = slotCount - 1
             self.slotShift = UInt64(64 - slotCount.trailingZeroBitCount)
-            let entries = UnsafeMutablePointer<Entry>.allocate(capacity: slotCount / 2)
+            let entries = UnsafeMutablePointer<Entry>.allocate(capacity: slotCount / 4 * 3)
             entries.moveInitialize(from: self.entries, count: self.count)
             self.entries.deallocate()
             self.entries = entries
-            self.entryCapacity = slotCount / 2
+            self.entryCapacity = slotCount / 4 * 3
             for index in 0..<self.count {
                 let entry = self.entries[index]
                 var slot = Int(truncatingIfNeeded: entry.hash >> self.slotShift)
                 while self.slots[slot].meta != 0 { slot = (slot + 1) & self.slotMask }
-                self.slots[slot] = Slot(
-                    meta: Self.meta(hash: entry.hash, length: Int(entry.length)) | UInt64(index + 1),
-                    prefix: Self.prefix(of: self.keys + Int(entry.offset), length: Int(entry.length))
-                )
+                (self.slots + slot).moveInitialize(from: old + Int(entry.slot), count: 1)
+                self.entries[index].slot = UInt32(slot)
             }
+            old.deallocate()
         }
+    }
+
+    func deinitializePayloads() {
+        guard !_isPOD(Payload.self) else { return }
+        for index in 0..<self.count { self.payload(at: index).deinitialize(count: 1) }
     }
 
     /// Forgets every key but keeps the memory, ready for the next round.
     @usableFromInline
     func removeAll() {
-        self.slots.update(repeating: Slot(meta: 0, prefix: 0), count: self.slotMask + 1)
+        self.deinitializePayloads()
+        for index in 0..<self.count { self.slots[Int(self.entries[index].slot)].meta = 0 }
         self.count = 0
         self.keyBytes = 0
     }

@@ -6,58 +6,34 @@
 final class CombiningSink<C: Combiner> {
     @usableFromInline typealias Value = C.Value
 
-    @usableFromInline let table: KeyTable
-    @usableFromInline @exclusivity(unchecked) var values: UnsafeMutablePointer<Value>
-    @usableFromInline @exclusivity(unchecked) var valueCapacity: Int
+    @usableFromInline let table: KeyTable<Value>
     @usableFromInline let combiner: C
 
     @usableFromInline
     init(combiner: C) {
         self.table = KeyTable(initialCapacity: 4096)
-        self.valueCapacity = self.table.entryCapacity
-        self.values = .allocate(capacity: self.valueCapacity)
         self.combiner = combiner
     }
 
-    deinit {
-        self.values.deinitialize(count: self.table.count)
-        self.values.deallocate()
-    }
-
     @usableFromInline var prefetchHint: PrefetchHint { self.table.prefetchHint }
-
-    @usableFromInline var memoryFootprint: Int {
-        self.table.memoryFootprint + self.valueCapacity * MemoryLayout<Value>.stride
-    }
-
+    @usableFromInline var memoryFootprint: Int { self.table.memoryFootprint }
     @usableFromInline var isEmpty: Bool { self.table.count == 0 }
 
     @inlinable
     func drain(_ batch: EmitBatch<Value>) {
         for i in 0..<batch.count {
             let pending = batch.pending[i]
-            let (index, inserted) = self.table.findOrInsert(
+            let (payload, inserted) = self.table.findOrInsert(
                 hash: pending.hash,
                 key: batch.keys + Int(pending.offset),
                 length: Int(pending.length)
             )
             if inserted {
-                if _slowPath(index == self.valueCapacity) { self.growValues() }
-                (self.values + index).initialize(to: batch.values[i])
+                payload.initialize(to: batch.values[i])
             } else {
-                self.combiner.combine(&self.values[index], with: batch.values[i])
+                self.combiner.combine(&payload.pointee, with: batch.values[i])
             }
         }
-    }
-
-    @usableFromInline
-    func growValues() {
-        let capacity = max(self.valueCapacity * 2, self.table.entryCapacity)
-        let values = UnsafeMutablePointer<Value>.allocate(capacity: capacity)
-        values.moveInitialize(from: self.values, count: self.table.count)
-        self.values.deallocate()
-        self.values = values
-        self.valueCapacity = capacity
     }
 
     /// Writes every key and value to `writer`, partition by partition, then empties the table.
@@ -90,7 +66,7 @@ final class CombiningSink<C: Combiner> {
             while position < starts[p + 1] {
                 let index = Int(order[position])
                 encoded.removeAll()
-                self.values[index].encode(into: &encoded)
+                self.table.payload(at: index).pointee.encode(into: &encoded)
                 try encoded.bytes.withUnsafeBytes { value in
                     try writer.writeRecord(key: self.table.key(at: index), value: value)
                 }
@@ -98,7 +74,6 @@ final class CombiningSink<C: Combiner> {
             }
             writer.endPartition()
         }
-        self.values.deinitialize(count: count)
         self.table.removeAll()
     }
 }

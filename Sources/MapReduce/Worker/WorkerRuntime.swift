@@ -145,7 +145,7 @@ final class WorkerRuntime<J: MapReduceJob> {
     func runReduce(_ task: ReduceTask) throws -> ReduceTaskReport {
         let started = monotonicNanoseconds()
         if self.reducer == nil { self.reducer = try self.job.makeReducer() }
-        var grouping = ReduceGrouping<J.Value>(expectedKeys: task.estimatedKeys)
+        var grouping = ReduceGrouping<J.Value>(expectedKeys: task.estimatedKeys, combining: self.combiner != nil)
         var reader = RangeReader()
         var inputBytes = 0
         for input in task.inputs where input.length > 0 {
@@ -162,18 +162,14 @@ final class WorkerRuntime<J: MapReduceJob> {
         let runPath = self.namer.next("run")
         let run = try BufferedFileWriter(path: runPath)
         var encoded = WireWriter(capacity: 64)
-        let order = grouping.table.sortedIndices()
+        let order = grouping.sortedIndices()
         for index in order {
             let index = Int(index)
-            let keyBytes = grouping.table.key(at: index)
+            let keyBytes = grouping.key(at: index)
             let key = try J.Key(encodedBytes: keyBytes)
             let output: J.Output
             do {
-                if self.combiner != nil {
-                    output = try self.reducer!.reduce(key, values: ReduceValues(one: grouping.values[index]))
-                } else {
-                    output = try self.reducer!.reduce(key, values: ReduceValues(grouping.valueList(of: index)))
-                }
+                output = try self.reducer!.reduce(key, values: grouping.values(at: index))
             } catch let error as MapReduceError {
                 throw error
             } catch {
@@ -245,49 +241,67 @@ struct WorkerJobHandler {
 /// Groups the values of a reduce task by key: combined into one value, or chained into a list.
 @usableFromInline
 struct ReduceGrouping<Value: WireCodable> {
-    @usableFromInline let table: KeyTable
-    /// With a combiner: the combined value of each key. Without: every value, in arrival order.
+    /// With a combiner: each key's combined value.
+    @usableFromInline let combined: KeyTable<Value>
+    /// Without a combiner: each key's last value, an index into `values`, which chains to the others.
+    @usableFromInline let lists: KeyTable<Int32>
     @usableFromInline var values: [Value] = []
-    /// Without a combiner: the index in `values` of each key's last value, and of each value's predecessor.
-    @usableFromInline var lastValue: [Int32] = []
     @usableFromInline var previousValue: [Int32] = []
+    @usableFromInline let combining: Bool
 
     @usableFromInline
-    init(expectedKeys: Int) {
-        self.table = KeyTable(initialCapacity: min(max(expectedKeys, 1024), 1 << 22))
+    init(expectedKeys: Int, combining: Bool) {
+        let capacity = min(max(expectedKeys, 1024), 1 << 22)
+        self.combining = combining
+        self.combined = KeyTable(initialCapacity: combining ? capacity : 16)
+        self.lists = KeyTable(initialCapacity: combining ? 16 : capacity)
     }
 
     @inlinable
     mutating func add<C: Combiner>(key: UnsafeRawBufferPointer, value: Value, combiner: C?) where C.Value == Value {
         let hash = KeyHash.hash(key)
-        let (index, inserted) = self.table.findOrInsert(
-            hash: hash,
-            key: key.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!,
-            length: key.count
-        )
+        let base = key.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!
         if let combiner {
+            let (payload, inserted) = self.combined.findOrInsert(hash: hash, key: base, length: key.count)
             if inserted {
-                self.values.append(value)
+                payload.initialize(to: value)
             } else {
-                combiner.combine(&self.values[index], with: value)
+                combiner.combine(&payload.pointee, with: value)
             }
         } else {
-            if inserted { self.lastValue.append(-1) }
-            self.previousValue.append(self.lastValue[index])
-            self.lastValue[index] = Int32(self.values.count)
+            let (payload, inserted) = self.lists.findOrInsert(hash: hash, key: base, length: key.count)
+            self.previousValue.append(inserted ? -1 : payload.pointee)
+            if inserted {
+                payload.initialize(to: Int32(self.values.count))
+            } else {
+                payload.pointee = Int32(self.values.count)
+            }
             self.values.append(value)
         }
     }
 
-    /// The values of key `index`, newest first.
+    /// Entry indices in key order.
     @inlinable
-    func valueList(of index: Int) -> [Value] {
+    func sortedIndices() -> [Int32] {
+        self.combining ? self.combined.sortedIndices() : self.lists.sortedIndices()
+    }
+
+    /// The key bytes of entry `index`.
+    @inlinable
+    func key(at index: Int) -> UnsafeRawBufferPointer {
+        self.combining ? self.combined.key(at: index) : self.lists.key(at: index)
+    }
+
+    /// The values of entry `index`: the combined one, or every value, newest first.
+    @inlinable
+    func values(at index: Int) -> ReduceValues<Value> {
+        if self.combining { return ReduceValues(one: self.combined.payload(at: index).pointee) }
         var list: [Value] = []
-        var cursor = self.lastValue[index]
+        var cursor = self.lists.payload(at: index).pointee
         while cursor >= 0 {
             list.append(self.values[Int(cursor)])
             cursor = self.previousValue[Int(cursor)]
         }
-        return list
+        return ReduceValues(list)
     }
 }
