@@ -1,39 +1,25 @@
 /// An open-addressing hash table of byte-string keys, each with a payload: the heart of map-side
 /// combining and reduce-side grouping.
 ///
-/// A slot holds a 24-bit hash tag, the key's length and its entry index, the key's first sixteen bytes,
-/// and the payload (a combined count, say): 32 bytes for an `Int` payload, two slots to a cache line.
-/// Nearly every key of real text is at most sixteen bytes, so a lookup, and the update of the payload
-/// that follows it, touch exactly one cache line, which the emitter prefetched while the mapper was
-/// still working. Keys also live back to back in an arena, and each distinct key has an entry, in
-/// insertion order, saying where its bytes and its slot are: those serve longer keys, growth and
-/// iteration. Nothing is allocated per key; everything grows by doubling, at three quarters full.
+/// A slot holds a 24-bit hash tag, the key's length and the offset of its bytes in the key arena, the
+/// key's first sixteen bytes, and the payload (a combined count, say): 32 bytes for an `Int` payload,
+/// two slots to a cache line. Nearly every key of real text is at most sixteen bytes, so a lookup, and
+/// the update of the payload that follows it, touch exactly one cache line, which the emitter
+/// prefetched while the mapper was still working; the arena serves longer keys, growth and iteration.
+/// That is all the table holds: about 60 bytes per key plus the key's bytes. Nothing is allocated per
+/// key; slots and arena grow by doubling, the slots at three quarters full.
 ///
-/// The slot index comes from the hash's top bits and the tag from its middle bits, so keys of one
-/// partition (equal low bits) still spread over the table and differ in their tags.
+/// The table's hash is its own (``hash(first:second:key:length:)``, cheap and branch-free for short
+/// keys); the slot index comes from its top bits and the tag from its middle bits.
 ///
 /// Its fields skip dynamic exclusivity checks, which would otherwise cost more than a probe: a table is
 /// owned by one worker runtime and touched by one thread.
 @usableFromInline
 final class KeyTable<Payload> {
     @usableFromInline
-    struct Entry {
-        @usableFromInline var hash: UInt64
-        @usableFromInline var offset: UInt32
-        @usableFromInline var length: UInt32
-        @usableFromInline var slot: UInt32
-
-        @inlinable init(hash: UInt64, offset: UInt32, length: UInt32, slot: UInt32) {
-            self.hash = hash
-            self.offset = offset
-            self.length = length
-            self.slot = slot
-        }
-    }
-
-    @usableFromInline
     struct Slot {
-        /// `tag << 40 | min(length, 255) << 32 | (entry index + 1)`, or 0 for an empty slot.
+        /// `tag << 40 | lengthCode << 32 | arena offset`; `lengthCode` is `min(length, 254) + 1`, and 0
+        /// marks an empty slot. For code 255 the length is a `UInt32` at the offset, before the bytes.
         @usableFromInline var meta: UInt64
         /// The key's first sixteen bytes, little-endian, zero-padded.
         @usableFromInline var prefix: (UInt64, UInt64)
@@ -44,8 +30,8 @@ final class KeyTable<Payload> {
     @usableFromInline @exclusivity(unchecked) var slots: UnsafeMutablePointer<Slot>
     @usableFromInline @exclusivity(unchecked) var slotShift: UInt64
     @usableFromInline @exclusivity(unchecked) var slotMask: Int
-    @usableFromInline @exclusivity(unchecked) var entries: UnsafeMutablePointer<Entry>
-    @usableFromInline @exclusivity(unchecked) var entryCapacity: Int
+    /// The most keys the slots take before they must grow: three quarters of them.
+    @usableFromInline @exclusivity(unchecked) var countLimit: Int
     @usableFromInline @exclusivity(unchecked) var count: Int
     @usableFromInline @exclusivity(unchecked) var keys: UnsafeMutableRawPointer
     @usableFromInline @exclusivity(unchecked) var keyCapacity: Int
@@ -53,6 +39,7 @@ final class KeyTable<Payload> {
 
     /// Slack after the arena so key comparisons may read whole words.
     @usableFromInline static var keySlack: Int { 16 }
+    @usableFromInline static var lengthMask: UInt64 { 0xFF << 32 }
 
     @usableFromInline
     init(initialCapacity: Int = 1024) {
@@ -61,8 +48,7 @@ final class KeyTable<Payload> {
         self.slots = Self.emptySlots(slotCount)
         self.slotMask = slotCount - 1
         self.slotShift = UInt64(64 - slotCount.trailingZeroBitCount)
-        self.entryCapacity = slotCount / 4 * 3
-        self.entries = .allocate(capacity: self.entryCapacity)
+        self.countLimit = slotCount / 4 * 3
         self.count = 0
         self.keyCapacity = max(4096, initialCapacity * 8)
         self.keys = .allocate(byteCount: self.keyCapacity + Self.keySlack, alignment: 16)
@@ -72,13 +58,16 @@ final class KeyTable<Payload> {
     deinit {
         self.deinitializePayloads()
         self.slots.deallocate()
-        self.entries.deallocate()
         self.keys.deallocate()
     }
 
     /// Slots whose `meta` is zero; payloads left uninitialized.
+    @inlinable
     static func emptySlots(_ count: Int) -> UnsafeMutablePointer<Slot> {
-        let slots = UnsafeMutablePointer<Slot>.allocate(capacity: count)
+        let slots = allocateTableMemory(byteCount: count * MemoryLayout<Slot>.stride).bindMemory(
+            to: Slot.self,
+            capacity: count
+        )
         for index in 0..<count {
             UnsafeMutableRawPointer(slots + index).storeBytes(of: 0, as: UInt64.self)
         }
@@ -87,8 +76,22 @@ final class KeyTable<Payload> {
 
     /// Bytes of memory the table holds.
     @usableFromInline var memoryFootprint: Int {
-        (self.slotMask + 1) * MemoryLayout<Slot>.stride + self.entryCapacity * MemoryLayout<Entry>.stride
-            + self.keyCapacity
+        (self.slotMask + 1) * MemoryLayout<Slot>.stride + self.keyCapacity
+    }
+
+    /// Bytes of memory the table would hold after making room for one more key of `length` bytes.
+    @inlinable
+    func footprintAfterRoom(forKeyBytes length: Int) -> Int {
+        let slots = (self.slotMask + 1) * (self.count == self.countLimit ? 2 : 1)
+        var keys = self.keyCapacity
+        while self.keyBytes + length + 4 > keys { keys *= 2 }
+        return slots * MemoryLayout<Slot>.stride + keys
+    }
+
+    /// Whether one more key of `length` bytes fits without growing.
+    @inlinable @inline(__always)
+    func hasRoom(forKeyBytes length: Int) -> Bool {
+        self.count < self.countLimit && self.keyBytes &+ length &+ 4 <= self.keyCapacity
     }
 
     /// Where a hash's first probe lands, for prefetching.
@@ -96,20 +99,23 @@ final class KeyTable<Payload> {
         PrefetchHint(base: UnsafeRawPointer(self.slots), stride: MemoryLayout<Slot>.stride, shift: self.slotShift)
     }
 
-    /// The bytes of entry `index`.
+    /// The bytes of the key in slot `slot`.
     @inlinable @inline(__always)
-    func key(at index: Int) -> UnsafeRawBufferPointer {
-        let entry = self.entries[index]
-        return UnsafeRawBufferPointer(start: self.keys + Int(entry.offset), count: Int(entry.length))
+    func key(atSlot slot: Int) -> UnsafeRawBufferPointer {
+        let meta = self.slots[slot].meta
+        let offset = Int(truncatingIfNeeded: meta & 0xFFFF_FFFF)
+        let code = Int(truncatingIfNeeded: (meta & Self.lengthMask) >> 32)
+        if _slowPath(code == 255) {
+            let length = Int(self.keys.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+            return UnsafeRawBufferPointer(start: self.keys + offset + 4, count: length)
+        }
+        return UnsafeRawBufferPointer(start: self.keys + offset, count: code - 1)
     }
 
+    /// The payload in slot `slot`.
     @inlinable @inline(__always)
-    func hash(at index: Int) -> UInt64 { self.entries[index].hash }
-
-    /// The payload of entry `index`.
-    @inlinable @inline(__always)
-    func payload(at index: Int) -> UnsafeMutablePointer<Payload> {
-        Self.payload(of: self.slots + Int(self.entries[index].slot))
+    func payload(atSlot slot: Int) -> UnsafeMutablePointer<Payload> {
+        Self.payload(of: self.slots + slot)
     }
 
     @inlinable @inline(__always)
@@ -137,27 +143,66 @@ final class KeyTable<Payload> {
         return word
     }
 
-    /// The tag and length part of a slot's `meta`.
+    /// Masks keeping the first `length` bytes of a key's first and second little-endian words.
+    @inlinable @inline(__always)
+    static func prefixMasks(length: Int) -> (UInt64, UInt64) {
+        let firstBits = UInt64(min(length, 8) &* 8)
+        let secondBits = UInt64(max(0, min(length &- 8, 8)) &* 8)
+        let first: UInt64 = firstBits == 64 ? ~0 : (1 &<< firstBits) &- 1
+        let second: UInt64 = secondBits == 64 ? ~0 : (1 &<< secondBits) &- 1
+        return (first, second)
+    }
+
+    /// The table's own hash of a key, from its first sixteen bytes (zero-padded), its length and, for
+    /// longer keys, the rest: cheap and free of branches for short keys. It never leaves the table;
+    /// partitions use ``KeyHash``.
+    @inlinable @inline(__always)
+    static func hash(first: UInt64, second: UInt64, key: UnsafeRawPointer, length: Int) -> UInt64 {
+        var h = first &* 0x9E37_79B9_7F4A_7C15 ^ (second &+ UInt64(truncatingIfNeeded: length)) &* 0xC2B2_AE3D_27D4_EB4F
+        if _slowPath(length > 16) {
+            var offset = 16
+            while offset < length {
+                h = (h ^ Self.word(of: key, length: length, at: offset)) &* 0xC2B2_AE3D_27D4_EB4F
+                h ^= h &>> 31
+                offset &+= 8
+            }
+        }
+        h ^= h &>> 32
+        h = h &* 0xFF51_AFD7_ED55_8CCD
+        return h ^ (h &>> 29)
+    }
+
+    /// The first two words and the table hash of a key that may sit at the very end of readable memory.
+    @inlinable @inline(__always)
+    static func summary(of key: UnsafeRawPointer, length: Int) -> (first: UInt64, second: UInt64, hash: UInt64) {
+        let first = Self.word(of: key, length: length, at: 0)
+        let second = Self.word(of: key, length: length, at: 8)
+        return (first, second, Self.hash(first: first, second: second, key: key, length: length))
+    }
+
+    /// The tag and length code of a slot's `meta`.
     @inlinable @inline(__always)
     static func meta(hash: UInt64, length: Int) -> UInt64 {
-        (hash >> 8 & 0xFF_FFFF) << 40 | UInt64(min(length, 255)) << 32
+        (hash >> 8 & 0xFF_FFFF) << 40 | UInt64(min(length, 254) &+ 1) << 32
     }
 
     /// The payload of a key, found or made: a new key's payload is uninitialized, and the caller must
-    /// initialize it before the next call.
+    /// initialize it before the next call. Grows the table if it is full (see ``hasRoom(forKeyBytes:)``
+    /// for callers that would rather do something else first).
+    /// - Parameters:
+    ///   - hash: ``hash(first:second:key:length:)`` of the key.
+    ///   - first: The key's first eight bytes, and `second` the next eight, little-endian, zero-padded.
     /// - Returns: The payload's address and whether the key was inserted.
     @inlinable @inline(__always)
     func findOrInsert(
         hash: UInt64,
+        first: UInt64,
+        second: UInt64,
         key: UnsafeRawPointer,
         length: Int
     ) -> (payload: UnsafeMutablePointer<Payload>, inserted: Bool) {
         // Make room first, so that the probe below can insert without starting over.
-        if _slowPath(self.count == self.entryCapacity || self.keyBytes &+ length > self.keyCapacity) {
-            self.grow(forKeyBytes: length)
-        }
-        let first = Self.word(of: key, length: length, at: 0)
-        let second = Self.word(of: key, length: length, at: 8)
+        if _slowPath(!self.hasRoom(forKeyBytes: length)) { self.grow(forKeyBytes: length) }
         let wanted = Self.meta(hash: hash, length: length)
         var slot = Int(truncatingIfNeeded: hash >> self.slotShift)
         while true {
@@ -168,36 +213,33 @@ final class KeyTable<Payload> {
                 && candidate.pointee.prefix.1 == second
             {
                 if length <= 16 { return (Self.payload(of: candidate), false) }
-                let entry = self.entries[Int(truncatingIfNeeded: meta & 0xFFFF_FFFF) &- 1]
-                if Int(entry.length) == length
-                    && bytesEqual(self.keys + Int(entry.offset) + 16, key + 16, length - 16)
-                {
+                let stored = self.key(atSlot: slot)
+                if stored.count == length && bytesEqual(stored.baseAddress! + 16, key + 16, length - 16) {
                     return (Self.payload(of: candidate), false)
                 }
             }
             slot = (slot &+ 1) & self.slotMask
         }
-        let index = self.count
-        copyBytes(from: key, to: self.keys + self.keyBytes, count: length)
-        self.entries[index] = Entry(
-            hash: hash,
-            offset: UInt32(truncatingIfNeeded: self.keyBytes),
-            length: UInt32(truncatingIfNeeded: length),
-            slot: UInt32(truncatingIfNeeded: slot)
-        )
-        self.keyBytes &+= length
-        self.count = index &+ 1
+        let start = self.keyBytes
+        var offset = start
+        if _slowPath(length >= 254) {
+            self.keys.storeBytes(of: UInt32(truncatingIfNeeded: length), toByteOffset: offset, as: UInt32.self)
+            offset &+= 4
+        }
+        copyBytes(from: key, to: self.keys + offset, count: length)
+        self.keyBytes = offset &+ length
+        self.count &+= 1
         let target = self.slots + slot
-        target.pointee.meta = wanted | UInt64(index &+ 1)
+        target.pointee.meta = wanted | UInt64(truncatingIfNeeded: start)
         target.pointee.prefix = (first, second)
         return (Self.payload(of: target), true)
     }
 
-    @usableFromInline
+    @inlinable
     func grow(forKeyBytes length: Int) {
-        if self.keyBytes + length > self.keyCapacity {
+        if self.keyBytes + length + 4 > self.keyCapacity {
             var capacity = self.keyCapacity * 2
-            while self.keyBytes + length > capacity { capacity *= 2 }
+            while self.keyBytes + length + 4 > capacity { capacity *= 2 }
             precondition(capacity <= Int(UInt32.max), "a key table holds at most 4 GiB of keys")
             let keys = UnsafeMutableRawPointer.allocate(byteCount: capacity + Self.keySlack, alignment: 16)
             keys.copyMemory(from: self.keys, byteCount: self.keyBytes)
@@ -205,52 +247,82 @@ final class KeyTable<Payload> {
             self.keys = keys
             self.keyCapacity = capacity
         }
-        if self.count == self.entryCapacity {
-            let slotCount = (self.slotMask + 1) * 2
+        if self.count == self.countLimit {
+            let oldCount = self.slotMask + 1
             let old = self.slots
+            let slotCount = oldCount * 2
             self.slots = Self.emptySlots(slotCount)
             self.slotMask = slotCount - 1
             self.slotShift = UInt64(64 - slotCount.trailingZeroBitCount)
-            let entries = UnsafeMutablePointer<Entry>.allocate(capacity: slotCount / 4 * 3)
-            entries.moveInitialize(from: self.entries, count: self.count)
-            self.entries.deallocate()
-            self.entries = entries
-            self.entryCapacity = slotCount / 4 * 3
-            for index in 0..<self.count {
-                let entry = self.entries[index]
-                var slot = Int(truncatingIfNeeded: entry.hash >> self.slotShift)
+            self.countLimit = slotCount / 4 * 3
+            for index in 0..<oldCount where old[index].meta != 0 {
+                let source = old + index
+                let stored = Self.storedKey(source.pointee.meta, keys: self.keys)
+                let hash = Self.hash(
+                    first: source.pointee.prefix.0,
+                    second: source.pointee.prefix.1,
+                    key: stored.baseAddress!,
+                    length: stored.count
+                )
+                var slot = Int(truncatingIfNeeded: hash >> self.slotShift)
                 while self.slots[slot].meta != 0 { slot = (slot + 1) & self.slotMask }
-                (self.slots + slot).moveInitialize(from: old + Int(entry.slot), count: 1)
-                self.entries[index].slot = UInt32(slot)
+                (self.slots + slot).moveInitialize(from: source, count: 1)
             }
             old.deallocate()
         }
     }
 
+    @inlinable
+    static func storedKey(_ meta: UInt64, keys: UnsafeMutableRawPointer) -> UnsafeRawBufferPointer {
+        let offset = Int(truncatingIfNeeded: meta & 0xFFFF_FFFF)
+        let code = Int(truncatingIfNeeded: (meta & Self.lengthMask) >> 32)
+        if code == 255 {
+            let length = Int(keys.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+            return UnsafeRawBufferPointer(start: keys + offset + 4, count: length)
+        }
+        return UnsafeRawBufferPointer(start: keys + offset, count: code - 1)
+    }
+
+    /// The occupied slots, in slot order.
+    @inlinable
+    func occupiedSlots() -> [UInt32] {
+        var result: [UInt32] = []
+        result.reserveCapacity(self.count)
+        for slot in 0...self.slotMask where self.slots[slot].meta != 0 { result.append(UInt32(slot)) }
+        return result
+    }
+
+    @inlinable
     func deinitializePayloads() {
         guard !_isPOD(Payload.self) else { return }
-        for index in 0..<self.count { self.payload(at: index).deinitialize(count: 1) }
+        for slot in 0...self.slotMask where self.slots[slot].meta != 0 {
+            self.payload(atSlot: slot).deinitialize(count: 1)
+        }
     }
 
     /// Forgets every key but keeps the memory, ready for the next round.
-    @usableFromInline
+    @inlinable
     func removeAll() {
         self.deinitializePayloads()
-        for index in 0..<self.count { self.slots[Int(self.entries[index].slot)].meta = 0 }
+        for slot in 0...self.slotMask { self.slots[slot].meta = 0 }
         self.count = 0
         self.keyBytes = 0
     }
 
-    /// Entry indices ordered by their keys' bytes (lexicographic, shorter first on a tie).
-    @usableFromInline
-    func sortedIndices() -> [Int32] {
-        var order = (0..<Int32(self.count)).map { $0 }
+    /// The occupied slots ordered by their keys' bytes (lexicographic, shorter first on a tie).
+    @inlinable
+    func sortedSlots() -> [UInt32] {
+        var order = self.occupiedSlots()
         order.sort { lhs, rhs in
-            compareBytes(self.key(at: Int(lhs)), self.key(at: Int(rhs))) < 0
+            compareBytes(self.key(atSlot: Int(lhs)), self.key(atSlot: Int(rhs))) < 0
         }
         return order
     }
 }
+
+/// The key summaries of ``KeyTable``, for callers that have no payload type at hand.
+@usableFromInline
+typealias KeyTableShape = KeyTable<Int>
 
 /// Whether `count` bytes at `a` and `b` are equal.
 @inlinable @inline(__always)

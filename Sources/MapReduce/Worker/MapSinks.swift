@@ -1,32 +1,74 @@
-/// The map side of a job with a combiner: one value per distinct key, combined as pairs arrive.
-///
-/// The table outlives tasks, so keys repeated across a worker's tasks are combined too; it is written out
-/// as a spill, partitioned, when it outgrows the memory budget or when the coordinator asks for a flush.
+/// What a worker's map side needs to write spills: where, how to partition, and how much memory it may
+/// hold before it must write one.
 @usableFromInline
-final class CombiningSink<C: Combiner> {
-    @usableFromInline typealias Value = C.Value
-
-    @usableFromInline let table: KeyTable<Value>
-    @usableFromInline let combiner: C
+final class SpillConfiguration<P: Partitioner> {
+    @usableFromInline let partitioner: P
+    @usableFromInline let partitions: Int
+    @usableFromInline let memoryBudget: Int
+    @usableFromInline @exclusivity(unchecked) var namer: WorkFileNamer
+    /// Spills written since the last report to the coordinator.
+    @usableFromInline @exclusivity(unchecked) var unreported: [Spill] = []
+    /// An error from a spill written in the middle of a task, rethrown when the task ends.
+    @usableFromInline @exclusivity(unchecked) var pendingError: (any Error)?
 
     @usableFromInline
-    init(combiner: C) {
+    init(partitioner: P, partitions: Int, memoryBudget: Int, namer: WorkFileNamer) {
+        self.partitioner = partitioner
+        self.partitions = partitions
+        self.memoryBudget = memoryBudget
+        self.namer = namer
+    }
+
+    /// The spills to report, and nothing left to report; rethrows a pending spill error.
+    @usableFromInline
+    func takeSpills() throws -> [Spill] {
+        if let error = self.pendingError {
+            self.pendingError = nil
+            throw error
+        }
+        defer { self.unreported = [] }
+        return self.unreported
+    }
+}
+
+/// The map side of a job with a combiner: one value per distinct key, combined as pairs arrive.
+///
+/// The table outlives tasks, so keys repeated across a worker's tasks are combined too. When the table
+/// would grow past the memory budget it is written out as a spill first, so a worker's memory stays
+/// bounded whatever the vocabulary; otherwise it is written once, when the coordinator asks for a flush.
+@usableFromInline
+final class CombiningSink<C: Combiner, P: Partitioner> {
+    @usableFromInline typealias Value = C.Value
+
+    @usableFromInline @exclusivity(unchecked) var table: KeyTable<Value>
+    @usableFromInline let combiner: C
+    @usableFromInline let configuration: SpillConfiguration<P>
+
+    @usableFromInline
+    init(combiner: C, configuration: SpillConfiguration<P>) {
         self.table = KeyTable(initialCapacity: 4096)
         self.combiner = combiner
+        self.configuration = configuration
     }
 
     @usableFromInline var prefetchHint: PrefetchHint { self.table.prefetchHint }
-    @usableFromInline var memoryFootprint: Int { self.table.memoryFootprint }
     @usableFromInline var isEmpty: Bool { self.table.count == 0 }
 
     @inlinable
     func drain(_ batch: EmitBatch<Value>) {
+        let table = self.table
         for i in 0..<batch.count {
             let pending = batch.pending[i]
-            let (payload, inserted) = self.table.findOrInsert(
+            let length = Int(pending.length)
+            if _slowPath(!table.hasRoom(forKeyBytes: length)) {
+                self.makeRoom(forKeyBytes: length)
+            }
+            let (payload, inserted) = table.findOrInsert(
                 hash: pending.hash,
+                first: pending.first,
+                second: pending.second,
                 key: batch.keys + Int(pending.offset),
-                length: Int(pending.length)
+                length: length
             )
             if inserted {
                 payload.initialize(to: batch.values[i])
@@ -36,75 +78,102 @@ final class CombiningSink<C: Combiner> {
         }
     }
 
-    /// Writes every key and value to `writer`, partition by partition, then empties the table.
+    /// The table is full: spill it if growing would pass the budget (the table then grows only if one
+    /// key alone needs it), else let it grow.
+    @usableFromInline
+    func makeRoom(forKeyBytes length: Int) {
+        guard self.table.count > 0,
+            self.table.footprintAfterRoom(forKeyBytes: length) > self.configuration.memoryBudget
+        else { return }
+        do {
+            try self.spill()
+        } catch {
+            self.configuration.pendingError = self.configuration.pendingError ?? error
+        }
+    }
+
+    /// Writes every key and value to a new spill, partition by partition, then empties the table.
     @inlinable
-    func spill<P: Partitioner>(into writer: inout SpillWriter, partitioner: P, partitions: Int) throws {
-        let count = self.table.count
-        // Counting sort of the entries by partition.
-        var partitionOf = [UInt32](repeating: 0, count: count)
+    func spill() throws {
+        let table = self.table
+        guard table.count > 0 else { return }
+        let configuration = self.configuration
+        let partitions = configuration.partitions
+        let writer = try SpillWriter(path: configuration.namer.next("spill"))
+        // Counting sort of the occupied slots by partition.
+        let slots = table.occupiedSlots()
+        var partitionOf = [UInt32](repeating: 0, count: slots.count)
         var starts = [Int](repeating: 0, count: partitions + 1)
-        for index in 0..<count {
-            let partition = partitioner.partition(
-                encodedKey: self.table.key(at: index),
-                hash: self.table.hash(at: index),
+        for (index, slot) in slots.enumerated() {
+            let key = table.key(atSlot: Int(slot))
+            let partition = configuration.partitioner.partition(
+                encodedKey: key,
+                hash: KeyHash.hash(key),
                 count: partitions
             )
             partitionOf[index] = UInt32(partition)
             starts[partition + 1] += 1
         }
         for p in 0..<partitions { starts[p + 1] += starts[p] }
-        var order = [UInt32](repeating: 0, count: count)
+        var order = [UInt32](repeating: 0, count: slots.count)
         var next = starts
-        for index in 0..<count {
+        for index in 0..<slots.count {
             let p = Int(partitionOf[index])
-            order[next[p]] = UInt32(index)
+            order[next[p]] = slots[index]
             next[p] += 1
         }
         var encoded = WireWriter(capacity: 64)
         var position = 0
         for p in 0..<partitions {
             while position < starts[p + 1] {
-                let index = Int(order[position])
+                let slot = Int(order[position])
                 encoded.removeAll()
-                self.table.payload(at: index).pointee.encode(into: &encoded)
+                table.payload(atSlot: slot).pointee.encode(into: &encoded)
                 try encoded.bytes.withUnsafeBytes { value in
-                    try writer.writeRecord(key: self.table.key(at: index), value: value)
+                    try writer.writeRecord(key: table.key(atSlot: slot), value: value)
                 }
                 position += 1
             }
             writer.endPartition()
         }
-        self.table.removeAll()
+        configuration.unreported.append(try writer.finish())
+        table.removeAll()
+    }
+
+    /// Gives the table's memory back, for the reduce phase.
+    @usableFromInline
+    func releaseMemory() {
+        self.table = KeyTable(initialCapacity: 4096)
     }
 }
 
-/// The map side of a job without a combiner: pairs appended to a buffer per partition.
+/// The map side of a job without a combiner: pairs appended to a buffer per partition, written out as a
+/// spill whenever they reach the memory budget.
 @usableFromInline
 final class BufferingSink<P: Partitioner, Value: WireCodable> {
-    @usableFromInline var buffers: [WireWriter]
-    @usableFromInline var records: [Int]
-    @usableFromInline var bufferedBytes = 0
-    @usableFromInline let partitioner: P
-    @usableFromInline var scratch = WireWriter(capacity: 64)
+    @usableFromInline @exclusivity(unchecked) var buffers: [WireWriter]
+    @usableFromInline @exclusivity(unchecked) var records: [Int]
+    @usableFromInline @exclusivity(unchecked) var bufferedBytes = 0
+    @usableFromInline @exclusivity(unchecked) var scratch = WireWriter(capacity: 64)
+    @usableFromInline let configuration: SpillConfiguration<P>
 
     @usableFromInline
-    init(partitioner: P, partitions: Int) {
-        self.partitioner = partitioner
-        self.buffers = Array(repeating: WireWriter(), count: partitions)
-        self.records = Array(repeating: 0, count: partitions)
+    init(configuration: SpillConfiguration<P>) {
+        self.configuration = configuration
+        self.buffers = Array(repeating: WireWriter(), count: configuration.partitions)
+        self.records = Array(repeating: 0, count: configuration.partitions)
     }
 
     @usableFromInline var prefetchHint: PrefetchHint { .none }
-    @usableFromInline var memoryFootprint: Int { self.bufferedBytes }
     @usableFromInline var isEmpty: Bool { self.bufferedBytes == 0 }
 
     @inlinable
     func drain(_ batch: EmitBatch<Value>) {
         for i in 0..<batch.count {
             let key = batch.key(at: i)
-            let partition = self.partitioner.partition(
+            let partition = self.configuration.partitioner.partition(
                 encodedKey: key,
-                hash: batch.pending[i].hash,
+                hash: KeyHash.hash(key),
                 count: self.buffers.count
             )
             self.scratch.removeAll()
@@ -115,16 +184,29 @@ final class BufferingSink<P: Partitioner, Value: WireCodable> {
             self.records[partition] += 1
             self.bufferedBytes += self.buffers[partition].count - before
         }
+        if self.bufferedBytes > self.configuration.memoryBudget {
+            do {
+                try self.spill()
+            } catch {
+                self.configuration.pendingError = self.configuration.pendingError ?? error
+            }
+        }
     }
 
     @usableFromInline
-    func spill(into writer: inout SpillWriter) throws {
+    func spill() throws {
+        guard self.bufferedBytes > 0 else { return }
+        let writer = try SpillWriter(path: self.configuration.namer.next("spill"))
         for p in 0..<self.buffers.count {
             try writer.writeEncodedRecords(self.buffers[p].bytes, count: self.records[p])
             writer.endPartition()
-            self.buffers[p].removeAll()
+            self.buffers[p] = WireWriter()
             self.records[p] = 0
         }
         self.bufferedBytes = 0
+        self.configuration.unreported.append(try writer.finish())
     }
+
+    @usableFromInline
+    func releaseMemory() {}
 }

@@ -1,55 +1,142 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Musl)
+@preconcurrency import Musl
+#elseif canImport(Darwin)
+import Darwin
+#else
+#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
+#endif
+
 /// Writes one spill file: partition after partition, each a run of `keyLength key valueLength value`
-/// records, and returns where each partition's segment is.
+/// records (lengths as varints), and remembers where each partition's segment is.
+///
+/// Records go into a large buffer with plain stores, written out with one system call per megabyte.
+/// Its fields skip dynamic exclusivity checks: a writer belongs to one spill of one worker.
 @usableFromInline
-struct SpillWriter: ~Copyable {
-    @usableFromInline let file: BufferedFileWriter
-    @usableFromInline var segments: [SpillSegment]
-    @usableFromInline var segmentStart: Int
-    @usableFromInline var segmentKeys: Int
+final class SpillWriter {
+    @usableFromInline let path: String
+    @usableFromInline let fd: CInt
+    @usableFromInline let buffer: UnsafeMutableRawPointer
+    @usableFromInline let capacity: Int
+    @usableFromInline @exclusivity(unchecked) var used = 0
+    @usableFromInline @exclusivity(unchecked) var flushed = 0
+    @usableFromInline @exclusivity(unchecked) var segments: [SpillSegment] = []
+    @usableFromInline @exclusivity(unchecked) var segmentStart = 0
+    @usableFromInline @exclusivity(unchecked) var segmentKeys = 0
+    private var closed = false
 
     @usableFromInline
-    init(path: String) throws {
-        self.file = try BufferedFileWriter(path: path)
-        self.segments = []
-        self.segmentStart = 0
-        self.segmentKeys = 0
+    init(path: String, capacity: Int = 1 << 20) throws {
+        self.path = path
+        do {
+            self.fd = try Syscall.open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        } catch {
+            throw MapReduceError(.io, "cannot create: \(error.message)", input: path)
+        }
+        self.capacity = capacity
+        self.buffer = .allocate(byteCount: capacity, alignment: 16)
     }
+
+    deinit {
+        if !self.closed { Syscall.close(self.fd) }
+        self.buffer.deallocate()
+    }
+
+    /// Bytes written so far, buffered or not.
+    @inlinable var offset: Int { self.flushed &+ self.used }
 
     /// Appends one record to the current partition's segment.
     @inlinable
-    mutating func writeRecord(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws {
-        try self.file.writeVarint(key.count)
-        try self.file.write(key)
-        try self.file.writeVarint(value.count)
-        try self.file.write(value)
+    func writeRecord(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws {
+        let needed = key.count &+ value.count &+ 20
+        if _slowPath(self.used &+ needed > self.capacity) {
+            try self.flush()
+            if needed > self.capacity {
+                try self.writeLarge(key: key, value: value)
+                return
+            }
+        }
+        var position = self.used
+        position = Self.putVarint(key.count, self.buffer, position)
+        if let base = key.baseAddress { copyBytes(from: base, to: self.buffer + position, count: key.count) }
+        position &+= key.count
+        position = Self.putVarint(value.count, self.buffer, position)
+        if let base = value.baseAddress { copyBytes(from: base, to: self.buffer + position, count: value.count) }
+        self.used = position &+ value.count
+        self.segmentKeys &+= 1
+    }
+
+    @inlinable @inline(__always)
+    static func putVarint(_ value: Int, _ buffer: UnsafeMutableRawPointer, _ position: Int) -> Int {
+        var value = UInt64(value)
+        var position = position
+        while value >= 0x80 {
+            buffer.storeBytes(of: UInt8(truncatingIfNeeded: value) | 0x80, toByteOffset: position, as: UInt8.self)
+            value >>= 7
+            position &+= 1
+        }
+        buffer.storeBytes(of: UInt8(value), toByteOffset: position, as: UInt8.self)
+        return position &+ 1
+    }
+
+    /// A record larger than the buffer, written straight through.
+    @usableFromInline
+    func writeLarge(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws {
+        var header = [UInt8](repeating: 0, count: 20)
+        try header.withUnsafeMutableBytes { raw in
+            let keyHeader = Self.putVarint(key.count, raw.baseAddress!, 0)
+            try self.writeThrough(UnsafeRawBufferPointer(rebasing: raw[0..<keyHeader]))
+            try self.writeThrough(key)
+            let valueHeader = Self.putVarint(value.count, raw.baseAddress!, 0)
+            try self.writeThrough(UnsafeRawBufferPointer(rebasing: raw[0..<valueHeader]))
+            try self.writeThrough(value)
+        }
         self.segmentKeys += 1
     }
 
-    /// Appends already encoded records to the current partition's segment.
+    /// Appends records that are already encoded.
     @usableFromInline
-    mutating func writeEncodedRecords(_ records: [UInt8], count: Int) throws {
-        try self.file.write(records)
+    func writeEncodedRecords(_ records: [UInt8], count: Int) throws {
+        try self.flush()
+        try records.withUnsafeBytes { try self.writeThrough($0) }
         self.segmentKeys += count
+    }
+
+    @usableFromInline
+    func writeThrough(_ bytes: UnsafeRawBufferPointer) throws {
+        do {
+            try Syscall.writeFully(self.fd, bytes)
+        } catch {
+            throw MapReduceError(.io, "cannot write: \(error.message)", input: self.path)
+        }
+        self.flushed += bytes.count
+    }
+
+    @usableFromInline
+    func flush() throws {
+        guard self.used > 0 else { return }
+        let used = self.used
+        self.used = 0
+        try self.writeThrough(UnsafeRawBufferPointer(start: self.buffer, count: used))
     }
 
     /// Ends the current partition's segment and starts the next.
     @usableFromInline
-    mutating func endPartition() {
+    func endPartition() {
         self.segments.append(
-            SpillSegment(
-                offset: self.segmentStart,
-                length: self.file.offset - self.segmentStart,
-                keys: self.segmentKeys
-            )
+            SpillSegment(offset: self.segmentStart, length: self.offset - self.segmentStart, keys: self.segmentKeys)
         )
-        self.segmentStart = self.file.offset
+        self.segmentStart = self.offset
         self.segmentKeys = 0
     }
 
     @usableFromInline
-    consuming func finish() throws -> Spill {
-        try self.file.close()
-        return Spill(path: self.file.path, segments: self.segments)
+    func finish() throws -> Spill {
+        try self.flush()
+        self.closed = true
+        Syscall.close(self.fd)
+        return Spill(path: self.path, segments: self.segments)
     }
 }
 

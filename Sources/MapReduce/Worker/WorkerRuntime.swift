@@ -8,14 +8,10 @@ final class WorkerRuntime<J: MapReduceJob> {
     @usableFromInline let job: J
     @usableFromInline var mapper: J.JobMapper
     @usableFromInline let combiner: J.JobCombiner?
-    @usableFromInline let partitioner: J.JobPartitioner
-    @usableFromInline let partitions: Int
-    @usableFromInline let memoryBudget: Int
-    @usableFromInline var namer: WorkFileNamer
-    @usableFromInline let combining: CombiningSink<J.JobCombiner>?
+    @usableFromInline let spills: SpillConfiguration<J.JobPartitioner>
+    @usableFromInline let combining: CombiningSink<J.JobCombiner, J.JobPartitioner>?
     @usableFromInline let buffering: BufferingSink<J.JobPartitioner, J.Value>?
     @usableFromInline var emitter: Emitter<J.Key, J.Value>
-    @usableFromInline var unreportedSpills: [Spill] = []
     @usableFromInline var currentFile: MappedFile?
     @usableFromInline var reducer: J.JobReducer?
 
@@ -24,21 +20,20 @@ final class WorkerRuntime<J: MapReduceJob> {
         self.job = job
         self.mapper = try job.makeMapper()
         self.combiner = job.makeCombiner()
-        self.partitioner = job.partitioner
-        self.partitions = max(1, hello.partitions)
-        self.memoryBudget = max(1 << 20, hello.memoryBudget)
-        self.namer = WorkFileNamer(directory: hello.workDirectory, workerIndex: hello.workerIndex, processID: processID)
+        self.spills = SpillConfiguration(
+            partitioner: job.partitioner,
+            partitions: max(1, hello.partitions),
+            memoryBudget: max(1 << 20, hello.memoryBudget),
+            namer: WorkFileNamer(directory: hello.workDirectory, workerIndex: hello.workerIndex, processID: processID)
+        )
         let target: EmitTarget<J.Value>
         if let combiner = self.combiner {
-            let sink = CombiningSink(combiner: combiner)
+            let sink = CombiningSink(combiner: combiner, configuration: self.spills)
             self.combining = sink
             self.buffering = nil
             target = EmitTarget(drain: { sink.drain($0) }, prefetchHint: { sink.prefetchHint })
         } else {
-            let sink = BufferingSink<J.JobPartitioner, J.Value>(
-                partitioner: job.partitioner,
-                partitions: self.partitions
-            )
+            let sink = BufferingSink<J.JobPartitioner, J.Value>(configuration: self.spills)
             self.combining = nil
             self.buffering = sink
             target = EmitTarget(drain: { sink.drain($0) }, prefetchHint: { .none })
@@ -89,17 +84,12 @@ final class WorkerRuntime<J: MapReduceJob> {
             bytes += end - start
         }
         self.emitter.drain()
-        if self.memoryFootprint > self.memoryBudget {
-            try self.spill()
-        }
-        let spills = self.unreportedSpills
-        self.unreportedSpills = []
         return MapTaskReport(
             taskID: task.id,
             bytes: bytes,
             records: self.emitter.emittedCount - emittedBefore,
             elapsedNanoseconds: monotonicNanoseconds() - started,
-            spills: spills
+            spills: try self.spills.takeSpills()
         )
     }
 
@@ -112,31 +102,18 @@ final class WorkerRuntime<J: MapReduceJob> {
         return file
     }
 
-    @inlinable
-    var memoryFootprint: Int {
-        self.combining?.memoryFootprint ?? self.buffering?.memoryFootprint ?? 0
-    }
-
-    @inlinable
-    func spill() throws {
-        if self.combining?.isEmpty ?? self.buffering?.isEmpty ?? true { return }
-        var writer = try SpillWriter(path: self.namer.next("spill"))
-        if let combining = self.combining {
-            try combining.spill(into: &writer, partitioner: self.partitioner, partitions: self.partitions)
-        } else if let buffering = self.buffering {
-            try buffering.spill(into: &writer)
-        }
-        self.unreportedSpills.append(try writer.finish())
-    }
-
+    /// Writes out everything mapped so far, and gives the map side's memory back for the reduce phase.
     @inlinable
     func flush() throws -> [Spill] {
         self.currentFile = nil
         self.emitter.drain()
-        try self.spill()
-        let spills = self.unreportedSpills
-        self.unreportedSpills = []
-        return spills
+        if let combining = self.combining {
+            try combining.spill()
+            combining.releaseMemory()
+        } else if let buffering = self.buffering {
+            try buffering.spill()
+        }
+        return try self.spills.takeSpills()
     }
 
     // MARK: - Reduce
@@ -145,7 +122,12 @@ final class WorkerRuntime<J: MapReduceJob> {
     func runReduce(_ task: ReduceTask) throws -> ReduceTaskReport {
         let started = monotonicNanoseconds()
         if self.reducer == nil { self.reducer = try self.job.makeReducer() }
-        var grouping = ReduceGrouping<J.Value>(expectedKeys: task.estimatedKeys, combining: self.combiner != nil)
+        // The estimate counts a key once per spill that holds it: a generous upper bound, so start
+        // smaller and let the table grow.
+        var grouping = ReduceGrouping<J.Value>(
+            expectedKeys: min(task.estimatedKeys, 1 << 16),
+            combining: self.combiner != nil
+        )
         var reader = RangeReader()
         var inputBytes = 0
         for input in task.inputs where input.length > 0 {
@@ -159,17 +141,17 @@ final class WorkerRuntime<J: MapReduceJob> {
                 }
             }
         }
-        let runPath = self.namer.next("run")
+        let runPath = self.spills.namer.next("run")
         let run = try BufferedFileWriter(path: runPath)
         var encoded = WireWriter(capacity: 64)
-        let order = grouping.sortedIndices()
-        for index in order {
-            let index = Int(index)
-            let keyBytes = grouping.key(at: index)
+        let order = grouping.sortedSlots()
+        for slot in order {
+            let slot = Int(slot)
+            let keyBytes = grouping.key(atSlot: slot)
             let key = try J.Key(encodedBytes: keyBytes)
             let output: J.Output
             do {
-                output = try self.reducer!.reduce(key, values: grouping.values(at: index))
+                output = try self.reducer!.reduce(key, values: grouping.values(atSlot: slot))
             } catch let error as MapReduceError {
                 throw error
             } catch {
@@ -259,17 +241,29 @@ struct ReduceGrouping<Value: WireCodable> {
 
     @inlinable
     mutating func add<C: Combiner>(key: UnsafeRawBufferPointer, value: Value, combiner: C?) where C.Value == Value {
-        let hash = KeyHash.hash(key)
         let base = key.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!
+        let (first, second, hash) = KeyTableShape.summary(of: base, length: key.count)
         if let combiner {
-            let (payload, inserted) = self.combined.findOrInsert(hash: hash, key: base, length: key.count)
+            let (payload, inserted) = self.combined.findOrInsert(
+                hash: hash,
+                first: first,
+                second: second,
+                key: base,
+                length: key.count
+            )
             if inserted {
                 payload.initialize(to: value)
             } else {
                 combiner.combine(&payload.pointee, with: value)
             }
         } else {
-            let (payload, inserted) = self.lists.findOrInsert(hash: hash, key: base, length: key.count)
+            let (payload, inserted) = self.lists.findOrInsert(
+                hash: hash,
+                first: first,
+                second: second,
+                key: base,
+                length: key.count
+            )
             self.previousValue.append(inserted ? -1 : payload.pointee)
             if inserted {
                 payload.initialize(to: Int32(self.values.count))
@@ -280,24 +274,24 @@ struct ReduceGrouping<Value: WireCodable> {
         }
     }
 
-    /// Entry indices in key order.
+    /// Slots in key order.
     @inlinable
-    func sortedIndices() -> [Int32] {
-        self.combining ? self.combined.sortedIndices() : self.lists.sortedIndices()
+    func sortedSlots() -> [UInt32] {
+        self.combining ? self.combined.sortedSlots() : self.lists.sortedSlots()
     }
 
-    /// The key bytes of entry `index`.
+    /// The key bytes in slot `slot`.
     @inlinable
-    func key(at index: Int) -> UnsafeRawBufferPointer {
-        self.combining ? self.combined.key(at: index) : self.lists.key(at: index)
+    func key(atSlot slot: Int) -> UnsafeRawBufferPointer {
+        self.combining ? self.combined.key(atSlot: slot) : self.lists.key(atSlot: slot)
     }
 
-    /// The values of entry `index`: the combined one, or every value, newest first.
+    /// The values in slot `slot`: the combined one, or every value, newest first.
     @inlinable
-    func values(at index: Int) -> ReduceValues<Value> {
-        if self.combining { return ReduceValues(one: self.combined.payload(at: index).pointee) }
+    func values(atSlot slot: Int) -> ReduceValues<Value> {
+        if self.combining { return ReduceValues(one: self.combined.payload(atSlot: slot).pointee) }
         var list: [Value] = []
-        var cursor = self.lists.payload(at: index).pointee
+        var cursor = self.lists.payload(atSlot: slot).pointee
         while cursor >= 0 {
             list.append(self.values[Int(cursor)])
             cursor = self.previousValue[Int(cursor)]
