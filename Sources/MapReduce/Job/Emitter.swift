@@ -6,7 +6,7 @@ public import CMapReduceShims
 /// engine a batch at a time, where they are combined into the worker's table or buffered by partition. While
 /// a batch fills, the emitter prefetches the table slot each key will need, so that the hash table's cache
 /// misses overlap with the mapper's own work.
-public struct Emitter<Key: WireCodable, Value: WireCodable>: ~Copyable {
+public struct Emitter<Key: WireCodable, Value: WireCodable> {
     @usableFromInline let batch: EmitBatch<Value>
     @usableFromInline let target: EmitTarget<Value>
     @usableFromInline var scratch: WireWriter
@@ -90,20 +90,57 @@ public struct Emitter<Key: WireCodable, Value: WireCodable>: ~Copyable {
 
     @inlinable @inline(__always)
     mutating func append(keyCapacity: Int, _ value: Value, writeKey: (UnsafeMutableRawPointer) -> Int) {
+        let destination = self.reserveRoom(capacity: keyCapacity)
+        self.commit(length: writeKey(destination), value)
+    }
+
+    /// Reserves room for a key of at most `capacity` bytes (plus 16 bytes of slack) and returns where to
+    /// write it; ``commitKey(length:_:)`` then emits it. The two halves of
+    /// ``emit(keyCapacity:_:writeKey:)``, for the hottest loops.
+    @inlinable @inline(__always)
+    public mutating func reserveKey(capacity: Int) -> UnsafeMutableRawPointer where Key: RawBytesCodable {
+        self.reserveRoom(capacity: capacity)
+    }
+
+    /// Emits the key written where ``reserveKey(capacity:)`` said, `length` bytes long; -1 emits nothing.
+    @inlinable @inline(__always)
+    public mutating func commitKey(length: Int, _ value: Value) where Key: RawBytesCodable {
+        self.commit(length: length, value)
+    }
+
+    @inlinable @inline(__always)
+    mutating func reserveRoom(capacity: Int) -> UnsafeMutableRawPointer {
         let batch = self.batch
-        if _slowPath(!batch.hasRoom(forKeyBytes: keyCapacity)) {
-            self.drain()
-            if !batch.hasRoom(forKeyBytes: keyCapacity) { batch.growKeys(toFit: keyCapacity) }
-        }
-        let destination = batch.keys + batch.keyBytes
-        let written = writeKey(destination)
+        if _slowPath(!batch.hasRoom(forKeyBytes: capacity)) { self.makeRoom(forKeyBytes: capacity) }
+        return batch.keys + batch.keyBytes
+    }
+
+    @inlinable @inline(__always)
+    mutating func commit(length written: Int, _ value: Value) {
+        let batch = self.batch
+        let destination = UnsafeRawPointer(batch.keys + batch.keyBytes)
         // Branch-free: a dropped key is recorded like a kept one, but not counted.
         let kept = written >= 0 ? 1 : 0
         let length = written & (0 &- kept)
-        let hash = KeyHash.hash(UnsafeRawPointer(destination), count: length)
-        batch.record(hash: hash, length: length, value: value, kept: kept)
+        // The arena has slack: whole words can be read past the key and masked.
+        let masks = KeyTableShape.prefixMasks(length: length)
+        let first = UInt64(littleEndian: destination.loadUnaligned(as: UInt64.self)) & masks.0
+        let second = UInt64(littleEndian: destination.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) & masks.1
+        let hash = KeyTableShape.hash(first: first, second: second, key: destination, length: length)
+        batch.record(
+            PendingKey(first: first, second: second, hash: hash, offset: 0, length: length),
+            value: value,
+            kept: kept
+        )
         self.prefetch.prefetch(hash: hash)
         self._emittedCount &+= kept
+    }
+
+    /// Drains the batch, and grows its key arena if one key needs more than it holds.
+    @usableFromInline @inline(never)
+    mutating func makeRoom(forKeyBytes capacity: Int) {
+        self.drain()
+        if !self.batch.hasRoom(forKeyBytes: capacity) { self.batch.growKeys(toFit: capacity) }
     }
 
     /// Hands every gathered pair to the engine.
@@ -157,17 +194,22 @@ struct EmitTarget<Value> {
     }
 }
 
-/// One pending key of a batch: its hash and where its bytes are in the batch's key arena.
+/// One pending key of a batch: its first sixteen bytes, its table hash and where its bytes are in the
+/// batch's key arena.
 @usableFromInline
 struct PendingKey {
+    @usableFromInline var first: UInt64
+    @usableFromInline var second: UInt64
     @usableFromInline var hash: UInt64
     @usableFromInline var offset: UInt32
     @usableFromInline var length: UInt32
 
-    @inlinable init(hash: UInt64, offset: UInt32, length: UInt32) {
+    @inlinable init(first: UInt64, second: UInt64, hash: UInt64, offset: UInt32, length: Int) {
+        self.first = first
+        self.second = second
         self.hash = hash
         self.offset = offset
-        self.length = length
+        self.length = UInt32(truncatingIfNeeded: length)
     }
 }
 
@@ -212,13 +254,12 @@ final class EmitBatch<Value> {
     /// Records a key already written at the end of the arena, and its value; `kept` is 1, or 0 to leave
     /// the batch as it was.
     @inlinable @inline(__always)
-    func record(hash: UInt64, length: Int, value: Value, kept: Int) {
+    func record(_ key: PendingKey, value: Value, kept: Int) {
         let count = self.count
-        self.pending[count] = PendingKey(
-            hash: hash,
-            offset: UInt32(truncatingIfNeeded: self.keyBytes),
-            length: UInt32(truncatingIfNeeded: length)
-        )
+        var key = key
+        key.offset = UInt32(truncatingIfNeeded: self.keyBytes)
+        self.pending[count] = key
+        let length = Int(key.length)
         if _isPOD(Value.self) {
             (self.values + count).initialize(to: value)
         } else if kept != 0 {

@@ -144,7 +144,11 @@ struct WordTokenizer: ~Copyable {
     }
 
     /// Counts the words of whole lines.
+    ///
+    /// Kept out of line: inlined into the engine's map loop it made a caller so large that the compiler
+    /// stopped inlining the emitter into it.
     /// - Throws: ``MapReduceError`` with code `invalidData` on invalid UTF-8 when strict.
+    @inline(never)
     mutating func tokenize(_ buffer: UnsafeRawBufferPointer, origin: InputOrigin, into output: inout Output) throws {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
         let count = buffer.count
@@ -241,20 +245,19 @@ struct WordTokenizer: ~Copyable {
         let source = base + start
         #if arch(x86_64)
         if _fastPath(length <= 16 && start &+ 16 <= count) {
-            let table = self.stopTable
-            let multiplier = self.stopMultiplier
-            output.emit(keyCapacity: 16, 1) { destination in
-                let lowered = _mm_or_si128(
-                    _mm_loadu_si128(source.assumingMemoryBound(to: __m128i_u.self)),
-                    _mm_set1_epi8(0x20)
-                )
-                _mm_storeu_si128(destination.assumingMemoryBound(to: __m128i_u.self), lowered)
-                let packed =
-                    UInt32(truncatingIfNeeded: _mm_cvtsi128_si32(lowered))
-                    & UInt32(truncatingIfNeeded: (UInt64(1) &<< UInt64(min(length, 4) &* 8)) &- 1)
-                let stop = (table[Int((packed &* multiplier) &>> 26)] == packed ? 1 : 0) & (length <= 4 ? 1 : 0)
-                return length | (0 &- stop)
-            }
+            let destination = output.reserveKey(capacity: 16)
+            let lowered = _mm_or_si128(
+                _mm_loadu_si128(source.assumingMemoryBound(to: __m128i_u.self)),
+                _mm_set1_epi8(0x20)
+            )
+            _mm_storeu_si128(destination.assumingMemoryBound(to: __m128i_u.self), lowered)
+            let packed =
+                UInt32(truncatingIfNeeded: _mm_cvtsi128_si32(lowered))
+                & UInt32(truncatingIfNeeded: (UInt64(1) &<< UInt64(min(length, 4) &* 8)) &- 1)
+            let stop =
+                (self.stopTable[Int((packed &* self.stopMultiplier) &>> 26)] == packed ? 1 : 0)
+                & (length <= 4 ? 1 : 0)
+            output.commitKey(length: length | (0 &- stop), 1)
             return
         }
         #endif
