@@ -240,3 +240,14 @@ func describeError(_ error: any Error) -> String {
 // At file scope the names resolve to the C functions rather than to the `stat` struct.
 private func statFile(_ path: String, _ info: inout stat) -> CInt { stat(path, &info) }
 private func lstatFile(_ path: String, _ info: inout stat) -> CInt { lstat(path, &info) }
+
+/// Allocates `byteCount` bytes for a large, randomly probed table: 2 MiB aligned and marked for
+/// transparent huge pages when it is that big, so that random probes miss the TLB far less often.
+@usableFromInline
+func allocateTableMemory(byteCount: Int) -> UnsafeMutableRawPointer {
+    let hugePage = 2 << 20
+    guard byteCount >= hugePage else { return .allocate(byteCount: byteCount, alignment: 64) }
+    let memory = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: hugePage)
+    _ = madvise(memory, byteCount, MADV_HUGEPAGE)
+    return memory
+}
