@@ -187,9 +187,7 @@ public struct MapReduceEngine: Sendable {
         let reduceEnded = monotonicNanoseconds()
         let runs = scheduler.read { machine in machine.runs.sorted { $0.taskID < $1.taskID }.map(\.runPath) }
         try RunMerger.merge(runs: runs) { keyBytes, outputBytes in
-            let key = try keyBytes.withUnsafeBytes { try J.Key(encodedBytes: $0) }
-            let output = try outputBytes.withUnsafeBytes { try J.Output(encodedBytes: $0) }
-            try consume(key, output)
+            try consume(J.Key(encodedBytes: keyBytes), J.Output(encodedBytes: outputBytes))
         }
         let ended = monotonicNanoseconds()
         return scheduler.read { machine in

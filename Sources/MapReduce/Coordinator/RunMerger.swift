@@ -8,87 +8,112 @@ import Darwin
 #error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
 #endif
 
-/// Reads the records of one run file in order: `keyLength key outputLength output`.
+/// Reads the records of one run file in order (`keyLength key outputLength output`, lengths as varints),
+/// parsing them in place in a buffer that is refilled as it drains.
 final class RunReader {
     let path: String
-    let fd: CInt
-    var buffer: [UInt8]
-    var start = 0
-    var end = 0
-    var atEOF = false
-    /// The current record, valid after a successful ``advance()``.
-    var key: [UInt8] = []
-    var output: [UInt8] = []
+    private let fd: CInt
+    private var buffer: UnsafeMutableRawPointer
+    private var capacity: Int
+    private var start = 0
+    private var end = 0
+    private var atEOF = false
+    /// The current record, valid until the next ``advance()``.
+    private(set) var key = UnsafeRawBufferPointer(start: nil, count: 0)
+    private(set) var output = UnsafeRawBufferPointer(start: nil, count: 0)
+    /// The key's first eight bytes as a big-endian integer: comparing these orders most keys.
+    private(set) var prefix: UInt64 = 0
 
-    init(path: String, bufferSize: Int = 64 << 10) throws {
+    init(path: String, capacity: Int = 64 << 10) throws {
         self.path = path
         do {
             self.fd = try Syscall.open(path, O_RDONLY)
         } catch {
-            throw MapReduceError(.io, "cannot open a reduce output: \(describeError(error))", input: path)
+            throw MapReduceError(.io, "cannot open a reduce output: \(error.message)", input: path)
         }
-        self.buffer = [UInt8](repeating: 0, count: bufferSize)
+        self.capacity = capacity
+        self.buffer = .allocate(byteCount: capacity, alignment: 16)
     }
 
-    deinit { Syscall.close(self.fd) }
+    deinit {
+        Syscall.close(self.fd)
+        self.buffer.deallocate()
+    }
 
     /// Loads the next record; false at the end of the run.
     func advance() throws -> Bool {
-        guard try self.fill(1) else { return false }
-        let keyLength = try self.readVarint()
-        try self.read(count: keyLength, into: &self.key)
-        let outputLength = try self.readVarint()
-        try self.read(count: outputLength, into: &self.output)
+        if self.end - self.start < 20 { try self.fill(minimum: 20) }
+        guard self.end > self.start else { return false }
+        var position = self.start
+        let keyLength = try self.varint(at: &position)
+        if self.end - position < keyLength + 10 {
+            try self.fill(minimum: position - self.start + keyLength + 10)
+            position = self.start
+            _ = try self.varint(at: &position)
+        }
+        guard self.end - position >= keyLength else { throw self.corrupt() }
+        let keyStart = position
+        position += keyLength
+        let outputLength = try self.varint(at: &position)
+        if self.end - position < outputLength {
+            // Keep the whole record in the buffer, moved to its front.
+            let recordOffset = keyStart - self.start
+            let outputOffset = position - self.start
+            try self.fill(minimum: outputOffset + outputLength)
+            guard self.end - self.start >= outputOffset + outputLength else { throw self.corrupt() }
+            self.key = UnsafeRawBufferPointer(start: self.buffer + self.start + recordOffset, count: keyLength)
+            self.output = UnsafeRawBufferPointer(start: self.buffer + self.start + outputOffset, count: outputLength)
+            self.start += outputOffset + outputLength
+        } else {
+            self.key = UnsafeRawBufferPointer(start: self.buffer + keyStart, count: keyLength)
+            self.output = UnsafeRawBufferPointer(start: self.buffer + position, count: outputLength)
+            self.start = position + outputLength
+        }
+        var prefix: UInt64 = 0
+        for (index, byte) in self.key.prefix(8).enumerated() { prefix |= UInt64(byte) << UInt64(56 - 8 * index) }
+        self.prefix = prefix
         return true
     }
 
-    /// Makes at least `count` bytes available unless the file ends; false if none are left at all.
-    private func fill(_ count: Int) throws -> Bool {
-        if self.end - self.start >= count { return true }
-        if self.start > 0 {
-            self.buffer.withUnsafeMutableBytes { raw in
-                raw.baseAddress!.copyMemory(from: raw.baseAddress! + self.start, byteCount: self.end - self.start)
-            }
-            self.end -= self.start
-            self.start = 0
-        }
-        while self.end - self.start < count && !self.atEOF {
-            let got: Int
-            do {
-                got = try self.buffer.withUnsafeMutableBytes { raw in
-                    try Syscall.read(self.fd, UnsafeMutableRawBufferPointer(rebasing: raw[self.end...]))
-                }
-            } catch {
-                throw MapReduceError(.io, "cannot read a reduce output: \(describeError(error))", input: self.path)
-            }
-            if got == 0 { self.atEOF = true }
-            self.end += got
-        }
-        return self.end > self.start
-    }
-
-    private func readVarint() throws -> Int {
+    private func varint(at position: inout Int) throws -> Int {
         var result = 0
         var shift = 0
         while true {
-            guard try self.fill(1), shift < 63 else { throw self.corrupt() }
-            let byte = self.buffer[self.start]
-            self.start += 1
+            guard position < self.end, shift < 63 else { throw self.corrupt() }
+            let byte = self.buffer.load(fromByteOffset: position, as: UInt8.self)
+            position += 1
             result |= Int(byte & 0x7f) << shift
             if byte < 0x80 { return result }
             shift += 7
         }
     }
 
-    private func read(count: Int, into destination: inout [UInt8]) throws {
-        destination.removeAll(keepingCapacity: true)
-        var needed = count
-        while needed > 0 {
-            guard try self.fill(1) else { throw self.corrupt() }
-            let take = min(needed, self.end - self.start)
-            destination.append(contentsOf: self.buffer[self.start..<(self.start + take)])
-            self.start += take
-            needed -= take
+    /// Moves what is left to the front and reads until `minimum` bytes are buffered or the run ends.
+    private func fill(minimum: Int) throws {
+        if self.start > 0 {
+            (self.buffer).copyMemory(from: self.buffer + self.start, byteCount: self.end - self.start)
+            self.end -= self.start
+            self.start = 0
+        }
+        if minimum > self.capacity {
+            let grown = UnsafeMutableRawPointer.allocate(byteCount: minimum * 2, alignment: 16)
+            grown.copyMemory(from: self.buffer, byteCount: self.end)
+            self.buffer.deallocate()
+            self.buffer = grown
+            self.capacity = minimum * 2
+        }
+        while self.end < minimum && !self.atEOF {
+            let got: Int
+            do {
+                got = try Syscall.read(
+                    self.fd,
+                    UnsafeMutableRawBufferPointer(start: self.buffer + self.end, count: self.capacity - self.end)
+                )
+            } catch {
+                throw MapReduceError(.io, "cannot read a reduce output: \(error.message)", input: self.path)
+            }
+            if got == 0 { self.atEOF = true }
+            self.end += got
         }
     }
 
@@ -102,19 +127,21 @@ final class RunReader {
 /// Each key lives in exactly one partition, hence one run, so the merge never sees a key twice. Memory is
 /// one buffer per run, whatever the size of the output.
 enum RunMerger {
-    static func merge(runs paths: [String], _ body: (_ key: [UInt8], _ output: [UInt8]) throws -> Void) throws {
+    static func merge(
+        runs paths: [String],
+        _ body: (_ key: UnsafeRawBufferPointer, _ output: UnsafeRawBufferPointer) throws -> Void
+    ) throws {
         var readers: [RunReader] = []
-        var heap: [Int] = []
         for path in paths {
             let reader = try RunReader(path: path)
-            if try reader.advance() {
-                heap.append(readers.count)
-                readers.append(reader)
-            }
+            if try reader.advance() { readers.append(reader) }
         }
-        func less(_ a: Int, _ b: Int) -> Bool {
-            readers[a].key.lexicographicallyPrecedes(readers[b].key)
+        func less(_ a: RunReader, _ b: RunReader) -> Bool {
+            if a.prefix != b.prefix { return a.prefix < b.prefix }
+            return compareBytes(a.key, b.key) < 0
         }
+        // A binary min-heap of the readers, on their current keys.
+        var heap = readers
         func siftDown(_ start: Int) {
             var parent = start
             while true {
@@ -129,8 +156,8 @@ enum RunMerger {
         }
         for index in stride(from: heap.count / 2 - 1, through: 0, by: -1) { siftDown(index) }
         while let top = heap.first {
-            try body(readers[top].key, readers[top].output)
-            if try readers[top].advance() {
+            try body(top.key, top.output)
+            if try top.advance() {
                 siftDown(0)
             } else {
                 heap[0] = heap[heap.count - 1]
