@@ -142,7 +142,8 @@ final class WorkerRuntime<J: MapReduceJob> {
             }
         }
         let runPath = self.spills.namer.next("run")
-        let run = try BufferedFileWriter(path: runPath)
+        // A run has the spills' record format: one segment, sorted by key.
+        let run = try SpillWriter(path: runPath)
         var encoded = WireWriter(capacity: 64)
         let order = grouping.sortedSlots()
         for slot in order {
@@ -159,12 +160,9 @@ final class WorkerRuntime<J: MapReduceJob> {
             }
             encoded.removeAll()
             output.encode(into: &encoded)
-            try run.writeVarint(keyBytes.count)
-            try run.write(keyBytes)
-            try run.writeVarint(encoded.count)
-            try run.write(encoded.bytes)
+            try encoded.bytes.withUnsafeBytes { try run.writeRecord(key: keyBytes, value: $0) }
         }
-        try run.close()
+        _ = try run.finish()
         return ReduceTaskReport(
             taskID: task.id,
             runPath: runPath,
