@@ -6,23 +6,43 @@ public import CMapReduceShims
 /// engine a batch at a time, where they are combined into the worker's table or buffered by partition. While
 /// a batch fills, the emitter prefetches the table slot each key will need, so that the hash table's cache
 /// misses overlap with the mapper's own work.
+///
+/// The batch's counters and pointers live in the emitter itself rather than in the batch object: a
+/// mapper holds its emitter `inout`, which Swift guarantees no other reference aliases, so the compiler
+/// keeps them in registers across the mapper's stores into the key arena.
 public struct Emitter<Key: WireCodable, Value: WireCodable> {
+    /// Owns the memory; its counters are brought up to date before every drain.
     @usableFromInline let batch: EmitBatch<Value>
     @usableFromInline let target: EmitTarget<Value>
     @usableFromInline var scratch: WireWriter
     @usableFromInline var prefetch: PrefetchHint
     @usableFromInline var _emittedCount: Int
+    @usableFromInline var keys: UnsafeMutableRawPointer
+    @usableFromInline var keyBytes: Int
+    @usableFromInline var keyCapacity: Int
+    @usableFromInline let pending: UnsafeMutablePointer<PendingKey>
+    @usableFromInline let values: UnsafeMutablePointer<Value>
+    @usableFromInline var count: Int
+    @usableFromInline let capacity: Int
 
     /// Pairs emitted so far.
-    public var emittedCount: Int { self._emittedCount }
+    public var emittedCount: Int { self._emittedCount &+ self.count }
 
     @usableFromInline
     init(target: EmitTarget<Value>, batchCapacity: Int = 64) {
-        self.batch = EmitBatch(capacity: batchCapacity, keyCapacity: 16 * 1024)
+        let batch = EmitBatch<Value>(capacity: batchCapacity, keyCapacity: 16 * 1024)
+        self.batch = batch
         self.target = target
         self.scratch = WireWriter(capacity: 64)
         self.prefetch = target.prefetchHint()
         self._emittedCount = 0
+        self.keys = batch.keys
+        self.keyBytes = 0
+        self.keyCapacity = batch.keyCapacity
+        self.pending = batch.pending
+        self.values = batch.values
+        self.count = 0
+        self.capacity = batch.capacity
     }
 
     /// Emits one pair.
@@ -110,44 +130,74 @@ public struct Emitter<Key: WireCodable, Value: WireCodable> {
 
     @inlinable @inline(__always)
     mutating func reserveRoom(capacity: Int) -> UnsafeMutableRawPointer {
-        let batch = self.batch
-        if _slowPath(!batch.hasRoom(forKeyBytes: capacity)) { self.makeRoom(forKeyBytes: capacity) }
-        return batch.keys + batch.keyBytes
+        if _slowPath(self.count == self.capacity || self.keyBytes &+ capacity > self.keyCapacity) {
+            self.makeRoom(forKeyBytes: capacity)
+        }
+        return self.keys + self.keyBytes
     }
 
     @inlinable @inline(__always)
     mutating func commit(length written: Int, _ value: Value) {
-        let batch = self.batch
-        let destination = UnsafeRawPointer(batch.keys + batch.keyBytes)
-        // Branch-free: a dropped key is recorded like a kept one, but not counted.
-        let kept = written >= 0 ? 1 : 0
-        let length = written & (0 &- kept)
+        let destination = UnsafeRawPointer(self.keys + self.keyBytes)
+        let length = written < 0 ? 0 : written
         // The arena has slack: whole words can be read past the key and masked.
         let masks = KeyTableShape.prefixMasks(length: length)
         let first = UInt64(littleEndian: destination.loadUnaligned(as: UInt64.self)) & masks.0
         let second = UInt64(littleEndian: destination.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) & masks.1
+        self.commit(length: written, first: first, second: second, value)
+    }
+
+    /// Emits the key written where ``reserveKey(capacity:)`` said, given also its first sixteen bytes as
+    /// two little-endian words, zero beyond the key's end: a writer that holds them in a register saves
+    /// reading them back. `length` -1 emits nothing.
+    @inlinable @inline(__always)
+    public mutating func commitKey(length: Int, first: UInt64, second: UInt64, _ value: Value)
+    where Key: RawBytesCodable {
+        self.commit(length: length, first: first, second: second, value)
+    }
+
+    @inlinable @inline(__always)
+    mutating func commit(length written: Int, first: UInt64, second: UInt64, _ value: Value) {
+        let destination = UnsafeRawPointer(self.keys + self.keyBytes)
+        // Branch-free: a dropped key is recorded like a kept one, but not counted.
+        let kept = written >= 0 ? 1 : 0
+        let length = written < 0 ? 0 : written
         let hash = KeyTableShape.hash(first: first, second: second, key: destination, length: length)
-        batch.record(
-            PendingKey(first: first, second: second, hash: hash, offset: 0, length: length),
-            value: value,
-            kept: kept
+        let count = self.count
+        self.pending[count] = PendingKey(
+            first: first,
+            second: second,
+            hash: hash,
+            offset: UInt32(truncatingIfNeeded: self.keyBytes),
+            length: length
         )
+        if _isPOD(Value.self) || kept != 0 { (self.values + count).initialize(to: value) }
+        self.count = count &+ kept
+        self.keyBytes &+= length
         self.prefetch.prefetch(hash: hash)
-        self._emittedCount &+= kept
     }
 
     /// Drains the batch, and grows its key arena if one key needs more than it holds.
     @usableFromInline @inline(never)
     mutating func makeRoom(forKeyBytes capacity: Int) {
         self.drain()
-        if !self.batch.hasRoom(forKeyBytes: capacity) { self.batch.growKeys(toFit: capacity) }
+        if self.keyBytes + capacity > self.keyCapacity {
+            self.batch.growKeys(toFit: capacity)
+            self.keys = self.batch.keys
+            self.keyCapacity = self.batch.keyCapacity
+        }
     }
 
     /// Hands every gathered pair to the engine.
     @usableFromInline
     mutating func drain() {
+        self._emittedCount &+= self.count
+        self.batch.count = self.count
+        self.batch.keyBytes = self.keyBytes
         self.target.drain(self.batch)
         self.batch.removeAll()
+        self.count = 0
+        self.keyBytes = 0
         self.prefetch = self.target.prefetchHint()
     }
 }
@@ -213,9 +263,10 @@ struct PendingKey {
     }
 }
 
-/// A batch of emitted pairs: keys in one arena, values in one buffer, nothing allocated per pair.
+/// A batch of emitted pairs: keys in one arena, values in one buffer, nothing allocated per pair. The
+/// emitter fills it and sets `count` and `keyBytes` before handing it to the engine.
 ///
-/// Its hot fields skip dynamic exclusivity checks: a batch belongs to one emitter, used by one thread.
+/// Its fields skip dynamic exclusivity checks: a batch belongs to one emitter, used by one thread.
 @usableFromInline
 final class EmitBatch<Value> {
     @usableFromInline @exclusivity(unchecked) var keys: UnsafeMutableRawPointer
@@ -238,35 +289,12 @@ final class EmitBatch<Value> {
         self.count = 0
     }
 
-    @inlinable @inline(__always)
-    func hasRoom(forKeyBytes length: Int) -> Bool {
-        self.count < self.capacity && self.keyBytes + length <= self.keyCapacity
-    }
-
     @usableFromInline
     func growKeys(toFit length: Int) {
         precondition(self.count == 0, "grow only an empty batch")
         self.keys.deallocate()
         self.keyCapacity = max(length, self.keyCapacity * 2)
         self.keys = .allocate(byteCount: self.keyCapacity + 32, alignment: 16)
-    }
-
-    /// Records a key already written at the end of the arena, and its value; `kept` is 1, or 0 to leave
-    /// the batch as it was.
-    @inlinable @inline(__always)
-    func record(_ key: PendingKey, value: Value, kept: Int) {
-        let count = self.count
-        var key = key
-        key.offset = UInt32(truncatingIfNeeded: self.keyBytes)
-        self.pending[count] = key
-        let length = Int(key.length)
-        if _isPOD(Value.self) {
-            (self.values + count).initialize(to: value)
-        } else if kept != 0 {
-            (self.values + count).initialize(to: value)
-        }
-        self.count = count &+ kept
-        self.keyBytes &+= length
     }
 
     /// The bytes of pending key `index`.

@@ -146,10 +146,11 @@ final class KeyTable<Payload> {
     /// Masks keeping the first `length` bytes of a key's first and second little-endian words.
     @inlinable @inline(__always)
     static func prefixMasks(length: Int) -> (UInt64, UInt64) {
-        let firstBits = UInt64(min(length, 8) &* 8)
-        let secondBits = UInt64(max(0, min(length &- 8, 8)) &* 8)
-        let first: UInt64 = firstBits == 64 ? ~0 : (1 &<< firstBits) &- 1
-        let second: UInt64 = secondBits == 64 ? ~0 : (1 &<< secondBits) &- 1
+        // Written to compile to conditional moves: 0 bytes keep nothing, 1...8 bytes shift ~0 right.
+        let firstBytes = UInt64(truncatingIfNeeded: min(length, 8))
+        let secondBytes = UInt64(truncatingIfNeeded: min(max(length &- 8, 0), 8))
+        let first: UInt64 = firstBytes == 0 ? 0 : ~0 &>> (64 &- 8 &* firstBytes)
+        let second: UInt64 = secondBytes == 0 ? 0 : ~0 &>> (64 &- 8 &* secondBytes)
         return (first, second)
     }
 
@@ -158,18 +159,22 @@ final class KeyTable<Payload> {
     /// partitions use ``KeyHash``.
     @inlinable @inline(__always)
     static func hash(first: UInt64, second: UInt64, key: UnsafeRawPointer, length: Int) -> UInt64 {
-        var h = first &* 0x9E37_79B9_7F4A_7C15 ^ (second &+ UInt64(truncatingIfNeeded: length)) &* 0xC2B2_AE3D_27D4_EB4F
+        // One 64 × 64 → 128-bit multiply, folded: both halves of the product depend on every input bit.
+        var product = (first ^ 0x9E37_79B9_7F4A_7C15).multipliedFullWidth(
+            by: second ^ UInt64(truncatingIfNeeded: length) ^ 0xE703_7ED1_A0B4_28DB
+        )
+        var h = product.high ^ product.low
         if _slowPath(length > 16) {
             var offset = 16
             while offset < length {
-                h = (h ^ Self.word(of: key, length: length, at: offset)) &* 0xC2B2_AE3D_27D4_EB4F
-                h ^= h &>> 31
+                product = (h ^ Self.word(of: key, length: length, at: offset)).multipliedFullWidth(
+                    by: 0xA076_1D64_78BD_642F
+                )
+                h = product.high ^ product.low
                 offset &+= 8
             }
         }
-        h ^= h &>> 32
-        h = h &* 0xFF51_AFD7_ED55_8CCD
-        return h ^ (h &>> 29)
+        return h
     }
 
     /// The first two words and the table hash of a key that may sit at the very end of readable memory.
@@ -185,6 +190,53 @@ final class KeyTable<Payload> {
     static func meta(hash: UInt64, length: Int) -> UInt64 {
         (hash >> 8 & 0xFF_FFFF) << 40 | UInt64(min(length, 254) &+ 1) << 32
     }
+
+    /// The slot array, its shift and mask, for a caller's loop to keep in registers; stale after an insert.
+    @usableFromInline
+    struct Probe {
+        @usableFromInline let slots: UnsafeMutablePointer<Slot>
+        @usableFromInline let shift: UInt64
+        @usableFromInline let mask: Int
+
+        @inlinable init(slots: UnsafeMutablePointer<Slot>, shift: UInt64, mask: Int) {
+            self.slots = slots
+            self.shift = shift
+            self.mask = mask
+        }
+
+        /// The payload of a key already in the table, or nil: the hot half of a lookup, which reads only
+        /// the slots.
+        @inlinable @inline(__always)
+        func find(
+            hash: UInt64,
+            first: UInt64,
+            second: UInt64,
+            key: UnsafeRawPointer,
+            length: Int,
+            keys: UnsafeMutableRawPointer
+        ) -> UnsafeMutablePointer<Payload>? {
+            let wanted = KeyTable.meta(hash: hash, length: length)
+            var slot = Int(truncatingIfNeeded: hash >> self.shift)
+            while true {
+                let candidate = self.slots + slot
+                let meta = candidate.pointee.meta
+                if meta & 0xFFFF_FFFF_0000_0000 == wanted && candidate.pointee.prefix.0 == first
+                    && candidate.pointee.prefix.1 == second
+                {
+                    if length <= 16 { return KeyTable.payload(of: candidate) }
+                    let stored = KeyTable.storedKey(meta, keys: keys)
+                    if stored.count == length && bytesEqual(stored.baseAddress! + 16, key + 16, length - 16) {
+                        return KeyTable.payload(of: candidate)
+                    }
+                }
+                if meta == 0 { return nil }
+                slot = (slot &+ 1) & self.mask
+            }
+        }
+    }
+
+    /// The current ``Probe``.
+    @inlinable var probe: Probe { Probe(slots: self.slots, shift: self.slotShift, mask: self.slotMask) }
 
     /// The payload of a key, found or made: a new key's payload is uninitialized, and the caller must
     /// initialize it before the next call. Grows the table if it is full (see ``hasRoom(forKeyBytes:)``
@@ -312,11 +364,18 @@ final class KeyTable<Payload> {
     /// The occupied slots ordered by their keys' bytes (lexicographic, shorter first on a tie).
     @inlinable
     func sortedSlots() -> [UInt32] {
-        var order = self.occupiedSlots()
-        order.sort { lhs, rhs in
-            compareBytes(self.key(atSlot: Int(lhs)), self.key(atSlot: Int(rhs))) < 0
+        // Sort by the first eight bytes as a big-endian integer, which is their byte order, and look
+        // at the keys themselves only on a tie.
+        var order: [(prefix: UInt64, slot: UInt32)] = []
+        order.reserveCapacity(self.count)
+        for slot in 0...self.slotMask where self.slots[slot].meta != 0 {
+            order.append((self.slots[slot].prefix.0.byteSwapped, UInt32(truncatingIfNeeded: slot)))
         }
-        return order
+        order.sort { lhs, rhs in
+            if lhs.prefix != rhs.prefix { return lhs.prefix < rhs.prefix }
+            return compareBytes(self.key(atSlot: Int(lhs.slot)), self.key(atSlot: Int(rhs.slot))) < 0
+        }
+        return order.map(\.slot)
     }
 }
 

@@ -56,18 +56,35 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
 
     @inlinable
     func drain(_ batch: EmitBatch<Value>) {
-        let table = self.table
+        var table = self.table
+        // Nearly every pair finds its key already there: that path only reads the slots, through
+        // locals the loop keeps in registers. New keys take the insert path and refresh them.
+        var probe = table.probe
+        var keys = table.keys
         for i in 0..<batch.count {
             let pending = batch.pending[i]
             let length = Int(pending.length)
+            let key = batch.keys + Int(pending.offset)
+            if let payload = probe.find(
+                hash: pending.hash,
+                first: pending.first,
+                second: pending.second,
+                key: key,
+                length: length,
+                keys: keys
+            ) {
+                self.combiner.combine(&payload.pointee, with: batch.values[i])
+                continue
+            }
             if _slowPath(!table.hasRoom(forKeyBytes: length)) {
                 self.makeRoom(forKeyBytes: length)
+                table = self.table
             }
             let (payload, inserted) = table.findOrInsert(
                 hash: pending.hash,
                 first: pending.first,
                 second: pending.second,
-                key: batch.keys + Int(pending.offset),
+                key: key,
                 length: length
             )
             if inserted {
@@ -75,6 +92,8 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
             } else {
                 self.combiner.combine(&payload.pointee, with: batch.values[i])
             }
+            probe = table.probe
+            keys = table.keys
         }
     }
 

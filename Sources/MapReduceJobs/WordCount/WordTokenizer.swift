@@ -98,6 +98,8 @@ struct WordTokenizer: ~Copyable {
     let strict: Bool
     let stopMultiplier: UInt32
     let stopTable: UnsafeMutablePointer<UInt32>
+    /// For each length 0...16, a 16-byte mask keeping that many leading bytes.
+    let lengthMasks: UnsafeMutableRawPointer
     /// Scratch space of the Unicode path; grown for long tokens.
     var scratch: UnsafeMutablePointer<UInt8>
     var scratchCapacity: Int
@@ -110,6 +112,16 @@ struct WordTokenizer: ~Copyable {
         self.stopMultiplier = stopWords.multiplier
         self.stopTable = .allocate(capacity: stopWords.table.count)
         self.stopTable.initialize(from: stopWords.table, count: stopWords.table.count)
+        self.lengthMasks = .allocate(byteCount: 17 * 16, alignment: 16)
+        for length in 0...16 {
+            for byte in 0..<16 {
+                self.lengthMasks.storeBytes(
+                    of: byte < length ? 0xFF : 0,
+                    toByteOffset: length * 16 + byte,
+                    as: UInt8.self
+                )
+            }
+        }
         self.scratchCapacity = 4096
         self.scratch = .allocate(capacity: self.scratchCapacity + 64)
         self.scalarCapacity = 1024
@@ -118,6 +130,7 @@ struct WordTokenizer: ~Copyable {
 
     deinit {
         self.stopTable.deallocate()
+        self.lengthMasks.deallocate()
         self.scratch.deallocate()
         self.scalars.deallocate()
     }
@@ -251,13 +264,19 @@ struct WordTokenizer: ~Copyable {
                 _mm_set1_epi8(0x20)
             )
             _mm_storeu_si128(destination.assumingMemoryBound(to: __m128i_u.self), lowered)
-            let packed =
-                UInt32(truncatingIfNeeded: _mm_cvtsi128_si32(lowered))
-                & UInt32(truncatingIfNeeded: (UInt64(1) &<< UInt64(min(length, 4) &* 8)) &- 1)
+            // The word's bytes, zero beyond its end, as two words: the emitter's key prefix, and for
+            // words of at most four letters the stop-word candidate.
+            let kept = _mm_and_si128(
+                lowered,
+                _mm_loadu_si128((self.lengthMasks + length &* 16).assumingMemoryBound(to: __m128i_u.self))
+            )
+            let first = UInt64(bitPattern: _mm_cvtsi128_si64(kept))
+            let second = UInt64(bitPattern: _mm_cvtsi128_si64(_mm_unpackhi_epi64(kept, kept)))
+            let packed = UInt32(truncatingIfNeeded: first)
             let stop =
                 (self.stopTable[Int((packed &* self.stopMultiplier) &>> 26)] == packed ? 1 : 0)
                 & (length <= 4 ? 1 : 0)
-            output.commitKey(length: length | (0 &- stop), 1)
+            output.commitKey(length: length | (0 &- stop), first: first, second: second, 1)
             return
         }
         #endif
