@@ -12,61 +12,16 @@ Word count must split, lowercase and filter exactly as Python's `str.split()`, `
 
 Usage: python3 Scripts/generate-unicode-tables.py > Sources/MapReduceJobs/WordCount/UnicodeTables.swift
 """
+import os
 import sys
 import unicodedata
 
-ALPHA, SPACE, CASED, CASE_IGNORABLE, SPECIAL_LOWER = 1, 2, 4, 8, 16
-BLOCK = 256
-
-
-def properties(cp):
-    ch = chr(cp)
-    flags = 0
-    if ch.isalpha():
-        flags |= ALPHA
-    if ch.isspace():
-        flags |= SPACE
-    lowered = ch.lower()
-    delta = 0
-    if len(lowered) == 1:
-        delta = ord(lowered) - cp
-    else:
-        flags |= SPECIAL_LOWER
-    # Final sigma: σ after 'AΣ' + c means c is cased and not case-ignorable; σ in 'AΣ' + c + 'B' means
-    # c is case-ignorable (skipped, then 'B' is cased) or cased.
-    if 0xD800 <= cp <= 0xDFFF:
-        return flags, delta
-    a = ("A\u03a3" + ch).lower()[1] == "\u03c3"
-    b = ("A\u03a3" + ch + "B").lower()[1] == "\u03c3"
-    if a:
-        flags |= CASED
-    elif b:
-        flags |= CASE_IGNORABLE
-    return flags, delta
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from unicode_properties import ALPHA, CASE_IGNORABLE, CASED, SPACE, SPECIAL_LOWER, two_stage_tables  # noqa: E402
 
 
 def main():
-    records = [(0, 0)]
-    record_index = {(0, 0): 0}
-    blocks = []
-    block_index = {}
-    stage1 = []
-    specials = {}
-    for block_start in range(0, 0x110000, BLOCK):
-        block = []
-        for cp in range(block_start, block_start + BLOCK):
-            record = properties(cp)
-            if record[0] & SPECIAL_LOWER:
-                specials[cp] = [ord(c) for c in chr(cp).lower()]
-            if record not in record_index:
-                record_index[record] = len(records)
-                records.append(record)
-            block.append(record_index[record])
-        key = tuple(block)
-        if key not in block_index:
-            block_index[key] = len(blocks)
-            blocks.append(block)
-        stage1.append(block_index[key])
+    stage1, blocks, records, specials = two_stage_tables()
     assert len(records) <= 256, len(records)
     assert len(blocks) < 65536
 

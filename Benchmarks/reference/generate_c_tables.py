@@ -17,55 +17,19 @@ an index into uc_records, the distinct (flags, lowercase delta) pairs.
 
 Usage: generate_c_tables.py OUTPUT.h
 """
+import os
 import sys
 import unicodedata
 
-ALPHA, SPACE, CASED, CASE_IGNORABLE, MULTI_LOWER = 1, 2, 4, 8, 16
-BLOCK = 256
-
-
-def properties(cp):
-    ch = chr(cp)
-    flags = 0
-    if ch.isalpha():
-        flags |= ALPHA
-    if ch.isspace():
-        flags |= SPACE
-    lowered = ch.lower()
-    if len(lowered) == 1:
-        delta = ord(lowered) - cp
-    else:
-        flags |= MULTI_LOWER
-        delta = 0
-    if ("A\u03a3" + ch).lower()[1] == "\u03c3":
-        flags |= CASED
-    elif ("A\u03a3" + ch + "B").lower()[1] == "\u03c3":
-        flags |= CASE_IGNORABLE
-    return flags, delta
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Scripts"))
+from unicode_properties import (  # noqa: E402
+    ALPHA, BLOCK, CASE_IGNORABLE, CASED, SPACE, SPECIAL_LOWER as MULTI_LOWER, two_stage_tables)
 
 
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
-    records, record_index = [], {}
-    blocks, block_index = [], {}
-    stage1 = []
-    multi = {}
-    for start in range(0, 0x110000, BLOCK):
-        block = []
-        for cp in range(start, start + BLOCK):
-            record = properties(cp)
-            if record[0] & MULTI_LOWER:
-                multi[cp] = [ord(c) for c in chr(cp).lower()]
-            if record not in record_index:
-                record_index[record] = len(records)
-                records.append(record)
-            block.append(record_index[record])
-        block = tuple(block)
-        if block not in block_index:
-            block_index[block] = len(blocks)
-            blocks.append(block)
-        stage1.append(block_index[block])
+    stage1, blocks, records, multi = two_stage_tables()
     assert len(records) < 65536 and len(blocks) < 65536
     assert all(len(v) <= 3 for v in multi.values())
 
