@@ -251,3 +251,9 @@ func allocateTableMemory(byteCount: Int) -> UnsafeMutableRawPointer {
     _ = madvise(memory, byteCount, MADV_HUGEPAGE)
     return memory
 }
+
+/// The offset of the first `byte` in `count` bytes at `start`, with the C library's `memchr`.
+func findByte(_ byte: UInt8, in start: UnsafeRawPointer, count: Int) -> Int? {
+    guard count > 0, let found = memchr(start, Int32(byte), count) else { return nil }
+    return UnsafeRawPointer(found) - start
+}

@@ -111,35 +111,36 @@ public enum LineScanner {
 
     /// The first line start in `from..<before`, or nil if no line starts there; scans no further than
     /// `before`, so that the ranges cut from one enormous line cost only their own length.
-    @inlinable
     public static func firstLineStart(_ bytes: UnsafeRawBufferPointer, from start: Int, before end: Int) -> Int? {
         guard start < end else { return nil }
         if isLineStart(bytes, at: start) { return start }
-        var i = start
-        while i < end {
-            let byte = bytes[i]
-            if byte == 0x0A { return i + 1 < end ? i + 1 : nil }
-            if byte == 0x0D {
-                let next = i + 1 < bytes.count && bytes[i + 1] == 0x0A ? i + 2 : i + 1
-                return next < end ? next : nil
-            }
-            i += 1
-        }
-        return nil
+        guard let terminator = firstTerminator(bytes, from: start, to: end) else { return nil }
+        let next = lineStart(after: terminator, in: bytes)
+        return next < end ? next : nil
     }
 
     /// The first line start at or after `position`, or `bytes.count` if there is none.
-    @inlinable
     public static func nextLineStart(_ bytes: UnsafeRawBufferPointer, atOrAfter position: Int) -> Int {
         if position >= bytes.count { return bytes.count }
         if isLineStart(bytes, at: position) { return position }
-        var i = position
-        while i < bytes.count {
-            let byte = bytes[i]
-            if byte == 0x0A { return i + 1 }
-            if byte == 0x0D { return i + 1 < bytes.count && bytes[i + 1] == 0x0A ? i + 2 : i + 1 }
-            i += 1
+        guard let terminator = firstTerminator(bytes, from: position, to: bytes.count) else { return bytes.count }
+        return lineStart(after: terminator, in: bytes)
+    }
+
+    /// Where the line after the terminator at `terminator` starts (past both bytes of `\r\n`).
+    static func lineStart(after terminator: Int, in bytes: UnsafeRawBufferPointer) -> Int {
+        if bytes[terminator] == 0x0D && terminator + 1 < bytes.count && bytes[terminator + 1] == 0x0A {
+            return terminator + 2
         }
-        return bytes.count
+        return terminator + 1
+    }
+
+    /// The first `\n` or `\r` in `from..<to`, found with the C library's vectorized `memchr`.
+    static func firstTerminator(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int? {
+        guard start < end, let base = bytes.baseAddress else { return nil }
+        let newline = findByte(0x0A, in: base + start, count: end - start).map { $0 + start }
+        let returnEnd = newline ?? end
+        let carriageReturn = findByte(0x0D, in: base + start, count: returnEnd - start).map { $0 + start }
+        return carriageReturn ?? newline
     }
 }
