@@ -82,6 +82,8 @@ struct WordCountCommand: AsyncParsableCommand {
             }
             if !self.engine.quiet {
                 print(topWords.formattedTable(), terminator: "")
+                // The statistics go to standard error: let the table come first even when piped.
+                fflush(nil)
             }
             try self.engine.report(statistics)
         } catch let signal as TerminationSignals.Received {
