@@ -35,7 +35,7 @@ public enum EngineBenchmarks {
             for key in keys {
                 key.withUnsafeBytes { raw in
                     let base = raw.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!
-                    let (first, second, hash) = KeyTable<Int>.summary(of: base, length: raw.count)
+                    let (first, second, hash) = KeyWords.summary(of: base, length: raw.count)
                     let (payload, inserted) = table.findOrInsert(
                         hash: hash,
                         first: first,

@@ -141,7 +141,7 @@ public struct Emitter<Key: WireCodable, Value: WireCodable> {
         let destination = UnsafeRawPointer(self.keys + self.keyBytes)
         let length = written < 0 ? 0 : written
         // The arena has slack: whole words can be read past the key and masked.
-        let masks = KeyTableShape.prefixMasks(length: length)
+        let masks = KeyWords.prefixMasks(length: length)
         let first = UInt64(littleEndian: destination.loadUnaligned(as: UInt64.self)) & masks.0
         let second = UInt64(littleEndian: destination.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) & masks.1
         self.commit(length: written, first: first, second: second, value)
@@ -162,7 +162,7 @@ public struct Emitter<Key: WireCodable, Value: WireCodable> {
         // Branch-free: a dropped key is recorded like a kept one, but not counted.
         let kept = written >= 0 ? 1 : 0
         let length = written < 0 ? 0 : written
-        let hash = KeyTableShape.hash(first: first, second: second, key: destination, length: length)
+        let hash = KeyWords.hash(first: first, second: second, key: destination, length: length)
         let count = self.count
         self.pending[count] = PendingKey(
             first: first,

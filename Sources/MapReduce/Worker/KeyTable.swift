@@ -9,7 +9,7 @@
 /// That is all the table holds: about 60 bytes per key plus the key's bytes. Nothing is allocated per
 /// key; slots and arena grow by doubling, the slots at three quarters full.
 ///
-/// The table's hash is its own (``hash(first:second:key:length:)``, cheap and branch-free for short
+/// The table's hash is its own (``KeyWords/hash(first:second:key:length:)``, cheap and branch-free for short
 /// keys); the slot index comes from its top bits and the tag from its middle bits.
 ///
 /// Its fields skip dynamic exclusivity checks, which would otherwise cost more than a probe: a table is
@@ -125,66 +125,6 @@ final class KeyTable<Payload> {
         )
     }
 
-    /// Up to eight bytes of a key from `offset` on, little-endian and zero-padded, read without going past
-    /// its end.
-    @inlinable @inline(__always)
-    static func word(of key: UnsafeRawPointer, length: Int, at offset: Int) -> UInt64 {
-        let available = length &- offset
-        if available >= 8 { return UInt64(littleEndian: key.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
-        if available <= 0 { return 0 }
-        let start = key + offset
-        if available >= 4 {
-            let low = UInt64(UInt32(littleEndian: start.loadUnaligned(as: UInt32.self)))
-            let high = UInt64(UInt32(littleEndian: start.loadUnaligned(fromByteOffset: available - 4, as: UInt32.self)))
-            return low | (high >> UInt64(8 * (8 - available))) << 32
-        }
-        var word: UInt64 = 0
-        for i in 0..<available { word |= UInt64(start.load(fromByteOffset: i, as: UInt8.self)) << UInt64(8 * i) }
-        return word
-    }
-
-    /// Masks keeping the first `length` bytes of a key's first and second little-endian words.
-    @inlinable @inline(__always)
-    static func prefixMasks(length: Int) -> (UInt64, UInt64) {
-        // Written to compile to conditional moves: 0 bytes keep nothing, 1...8 bytes shift ~0 right.
-        let firstBytes = UInt64(truncatingIfNeeded: min(length, 8))
-        let secondBytes = UInt64(truncatingIfNeeded: min(max(length &- 8, 0), 8))
-        let first: UInt64 = firstBytes == 0 ? 0 : ~0 &>> (64 &- 8 &* firstBytes)
-        let second: UInt64 = secondBytes == 0 ? 0 : ~0 &>> (64 &- 8 &* secondBytes)
-        return (first, second)
-    }
-
-    /// The table's own hash of a key, from its first sixteen bytes (zero-padded), its length and, for
-    /// longer keys, the rest: cheap and free of branches for short keys. It never leaves the table;
-    /// partitions use ``KeyHash``.
-    @inlinable @inline(__always)
-    static func hash(first: UInt64, second: UInt64, key: UnsafeRawPointer, length: Int) -> UInt64 {
-        // One 64 × 64 → 128-bit multiply, folded: both halves of the product depend on every input bit.
-        var product = (first ^ 0x9E37_79B9_7F4A_7C15).multipliedFullWidth(
-            by: second ^ UInt64(truncatingIfNeeded: length) ^ 0xE703_7ED1_A0B4_28DB
-        )
-        var h = product.high ^ product.low
-        if _slowPath(length > 16) {
-            var offset = 16
-            while offset < length {
-                product = (h ^ Self.word(of: key, length: length, at: offset)).multipliedFullWidth(
-                    by: 0xA076_1D64_78BD_642F
-                )
-                h = product.high ^ product.low
-                offset &+= 8
-            }
-        }
-        return h
-    }
-
-    /// The first two words and the table hash of a key that may sit at the very end of readable memory.
-    @inlinable @inline(__always)
-    static func summary(of key: UnsafeRawPointer, length: Int) -> (first: UInt64, second: UInt64, hash: UInt64) {
-        let first = Self.word(of: key, length: length, at: 0)
-        let second = Self.word(of: key, length: length, at: 8)
-        return (first, second, Self.hash(first: first, second: second, key: key, length: length))
-    }
-
     /// The tag and length code of a slot's `meta`.
     @inlinable @inline(__always)
     static func meta(hash: UInt64, length: Int) -> UInt64 {
@@ -242,7 +182,7 @@ final class KeyTable<Payload> {
     /// initialize it before the next call. Grows the table if it is full (see ``hasRoom(forKeyBytes:)``
     /// for callers that would rather do something else first).
     /// - Parameters:
-    ///   - hash: ``hash(first:second:key:length:)`` of the key.
+    ///   - hash: ``KeyWords/hash(first:second:key:length:)`` of the key.
     ///   - first: The key's first eight bytes, and `second` the next eight, little-endian, zero-padded.
     /// - Returns: The payload's address and whether the key was inserted.
     @inlinable @inline(__always)
@@ -310,7 +250,7 @@ final class KeyTable<Payload> {
             for index in 0..<oldCount where old[index].meta != 0 {
                 let source = old + index
                 let stored = Self.storedKey(source.pointee.meta, keys: self.keys)
-                let hash = Self.hash(
+                let hash = KeyWords.hash(
                     first: source.pointee.prefix.0,
                     second: source.pointee.prefix.1,
                     key: stored.baseAddress!,
@@ -379,9 +319,69 @@ final class KeyTable<Payload> {
     }
 }
 
-/// The key summaries of ``KeyTable``, for callers that have no payload type at hand.
+/// How ``KeyTable`` reads keys: their first sixteen bytes as two little-endian words, and its own hash.
 @usableFromInline
-typealias KeyTableShape = KeyTable<Int>
+enum KeyWords {
+    /// Up to eight bytes of a key from `offset` on, little-endian and zero-padded, read without going past
+    /// its end.
+    @inlinable @inline(__always)
+    static func word(of key: UnsafeRawPointer, length: Int, at offset: Int) -> UInt64 {
+        let available = length &- offset
+        if available >= 8 { return UInt64(littleEndian: key.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
+        if available <= 0 { return 0 }
+        let start = key + offset
+        if available >= 4 {
+            let low = UInt64(UInt32(littleEndian: start.loadUnaligned(as: UInt32.self)))
+            let high = UInt64(UInt32(littleEndian: start.loadUnaligned(fromByteOffset: available - 4, as: UInt32.self)))
+            return low | (high >> UInt64(8 * (8 - available))) << 32
+        }
+        var word: UInt64 = 0
+        for i in 0..<available { word |= UInt64(start.load(fromByteOffset: i, as: UInt8.self)) << UInt64(8 * i) }
+        return word
+    }
+
+    /// Masks keeping the first `length` bytes of a key's first and second little-endian words.
+    @inlinable @inline(__always)
+    static func prefixMasks(length: Int) -> (UInt64, UInt64) {
+        // Written to compile to conditional moves: 0 bytes keep nothing, 1...8 bytes shift ~0 right.
+        let firstBytes = UInt64(truncatingIfNeeded: min(length, 8))
+        let secondBytes = UInt64(truncatingIfNeeded: min(max(length &- 8, 0), 8))
+        let first: UInt64 = firstBytes == 0 ? 0 : ~0 &>> (64 &- 8 &* firstBytes)
+        let second: UInt64 = secondBytes == 0 ? 0 : ~0 &>> (64 &- 8 &* secondBytes)
+        return (first, second)
+    }
+
+    /// The table's own hash of a key, from its first sixteen bytes (zero-padded), its length and, for
+    /// longer keys, the rest: cheap and free of branches for short keys. It never leaves the table;
+    /// partitions use ``KeyHash``.
+    @inlinable @inline(__always)
+    static func hash(first: UInt64, second: UInt64, key: UnsafeRawPointer, length: Int) -> UInt64 {
+        // One 64 × 64 → 128-bit multiply, folded: both halves of the product depend on every input bit.
+        var product = (first ^ 0x9E37_79B9_7F4A_7C15).multipliedFullWidth(
+            by: second ^ UInt64(truncatingIfNeeded: length) ^ 0xE703_7ED1_A0B4_28DB
+        )
+        var h = product.high ^ product.low
+        if _slowPath(length > 16) {
+            var offset = 16
+            while offset < length {
+                product = (h ^ KeyWords.word(of: key, length: length, at: offset)).multipliedFullWidth(
+                    by: 0xA076_1D64_78BD_642F
+                )
+                h = product.high ^ product.low
+                offset &+= 8
+            }
+        }
+        return h
+    }
+
+    /// The first two words and the table hash of a key that may sit at the very end of readable memory.
+    @inlinable @inline(__always)
+    static func summary(of key: UnsafeRawPointer, length: Int) -> (first: UInt64, second: UInt64, hash: UInt64) {
+        let first = KeyWords.word(of: key, length: length, at: 0)
+        let second = KeyWords.word(of: key, length: length, at: 8)
+        return (first, second, KeyWords.hash(first: first, second: second, key: key, length: length))
+    }
+}
 
 /// Whether `count` bytes at `a` and `b` are equal.
 @inlinable @inline(__always)

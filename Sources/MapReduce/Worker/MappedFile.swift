@@ -119,23 +119,6 @@ final class BufferedFileWriter {
         try bytes.withUnsafeBytes { try self.write($0) }
     }
 
-    @inlinable
-    func writeVarint(_ value: Int) throws {
-        var value = UInt64(value)
-        var scratch: (UInt64, UInt64) = (0, 0)
-        let count = withUnsafeMutableBytes(of: &scratch) { raw -> Int in
-            var i = 0
-            while value >= 0x80 {
-                raw[i] = UInt8(truncatingIfNeeded: value) | 0x80
-                value >>= 7
-                i += 1
-            }
-            raw[i] = UInt8(value)
-            return i + 1
-        }
-        try withUnsafeBytes(of: &scratch) { try self.write(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-    }
-
     @usableFromInline
     func writeThrough(_ raw: UnsafeRawBufferPointer) throws {
         do {

@@ -240,7 +240,7 @@ struct ReduceGrouping<Value: WireCodable> {
     @inlinable
     mutating func add<C: Combiner>(key: UnsafeRawBufferPointer, value: Value, combiner: C?) where C.Value == Value {
         let base = key.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!
-        let (first, second, hash) = KeyTableShape.summary(of: base, length: key.count)
+        let (first, second, hash) = KeyWords.summary(of: base, length: key.count)
         if let combiner {
             let (payload, inserted) = self.combined.findOrInsert(
                 hash: hash,
