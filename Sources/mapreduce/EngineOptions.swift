@@ -13,6 +13,12 @@ struct EngineOptions: ParsableArguments {
     @Option(name: .customLong("reduce-chunksize"), help: "Keys per reduce task: 'auto' or a number.")
     var reduceChunksize: String = "auto"
 
+    @Option(
+        name: .customLong("worker-memory"),
+        help: "What a worker's combining table may hold before it is written out: a size such as 24M (at least 1M)."
+    )
+    var workerMemory: String = "24M"
+
     @Flag(help: "Print per-worker and job statistics to standard error.")
     var stats = false
 
@@ -30,6 +36,11 @@ struct EngineOptions: ParsableArguments {
         if ChunkSize(parsing: self.chunksize) == nil {
             throw ValidationError("--chunksize must be 'auto' or a positive size such as 4M, not '\(self.chunksize)'.")
         }
+        guard case .fixed(let memory) = ChunkSize(parsing: self.workerMemory), memory >= 1 << 20 else {
+            throw ValidationError(
+                "--worker-memory must be a size of at least 1M, such as 24M, not '\(self.workerMemory)'."
+            )
+        }
         if ChunkSize(parsing: self.reduceChunksize) == nil {
             throw ValidationError(
                 "--reduce-chunksize must be 'auto' or a positive number, not '\(self.reduceChunksize)'."
@@ -44,6 +55,10 @@ struct EngineOptions: ParsableArguments {
             workers: self.workers,
             mapChunkSize: ChunkSize(parsing: self.chunksize) ?? .auto,
             reduceChunkSize: ChunkSize(parsing: self.reduceChunksize) ?? .auto,
+            workerMemoryBudget: {
+                if case .fixed(let bytes) = ChunkSize(parsing: self.workerMemory) { return bytes }
+                return 24 << 20
+            }(),
             logger: logger
         )
     }
