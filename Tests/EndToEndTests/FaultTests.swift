@@ -75,6 +75,35 @@ struct FaultTests {
         #expect(!stats.contains("\"retries\": 0,"), "\(stats)")
     }
 
+    @Test("a worker lost after spilling in the middle of a task loses nothing")
+    func workerDiesAfterPartialSpills() throws {
+        let scratch = try TemporaryDirectory("partial-spills")
+        defer { scratch.remove() }
+        // 1 MiB of table holds a fraction of the corpus's 26K words: workers spill in mid-task.
+        let arguments = ["wordcount", "--workers", "2", "--chunksize", "256K", "--worker-memory", "1M"]
+        let baseline = try TestEnvironment.mapreduce(
+            arguments + ["--output", scratch.file("a.tsv"), TestEnvironment.corpus]
+        )
+        try #require(baseline.status == 0, "\(baseline)")
+        for victim in ["jargon", "kjv", "devils"] {
+            let marker = scratch.file("killed-\(victim)")
+            let result = try TestEnvironment.mapreduce(
+                arguments + [
+                    "--output", scratch.file("b.tsv"), "--stats-json", scratch.file("s.json"), TestEnvironment.corpus,
+                ],
+                environment: ["MAPREDUCE_FAULT_INJECTION": "kill-once-on-map=\(victim)@\(marker)"]
+            )
+            #expect(result.status == 0, "\(result)")
+            #expect(Files.exists(marker))
+            #expect(
+                try Files.read(scratch.file("b.tsv")) == Files.read(scratch.file("a.tsv")),
+                "lost counts after killing a worker on \(victim)"
+            )
+            let stats = String(decoding: try Files.read(scratch.file("s.json")), as: UTF8.self)
+            #expect(!stats.contains("\"spills\": 2,"), "the budget should force more spills: \(stats)")
+        }
+    }
+
     @Test("a task that kills every worker fails the job, naming its input")
     func poisonTask() throws {
         let scratch = try TemporaryDirectory("deadly")

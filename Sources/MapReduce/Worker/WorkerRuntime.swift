@@ -84,6 +84,9 @@ final class WorkerRuntime<J: MapReduceJob> {
             bytes += end - start
         }
         self.emitter.drain()
+        // Spills in a report commit every task this worker has done so far, this one included. If the
+        // table overflowed during this task, part of the task is still in memory: write it out too.
+        if !self.spills.unreported.isEmpty { try self.spillTable() }
         return MapTaskReport(
             taskID: task.id,
             bytes: bytes,
@@ -107,13 +110,19 @@ final class WorkerRuntime<J: MapReduceJob> {
     func flush() throws -> [Spill] {
         self.currentFile = nil
         self.emitter.drain()
+        try self.spillTable()
+        self.combining?.releaseMemory()
+        return try self.spills.takeSpills()
+    }
+
+    /// Writes whatever the map side holds to a spill.
+    @inlinable
+    func spillTable() throws {
         if let combining = self.combining {
             try combining.spill()
-            combining.releaseMemory()
         } else if let buffering = self.buffering {
             try buffering.spill()
         }
-        return try self.spills.takeSpills()
     }
 
     // MARK: - Reduce
