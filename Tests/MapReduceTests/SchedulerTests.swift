@@ -118,6 +118,20 @@ struct SchedulerTests {
         #expect(throws: MapReduceError.self) { try m.flushed([], on: self.a) }
     }
 
+    @Test("a spill without one segment per partition, end to end, is refused")
+    func malformedSpills() {
+        var m = self.machine(files: 2)
+        guard case .map(let task) = m.nextAssignment(for: self.a) else { return }
+        let short = Spill(path: "s", segments: [SpillSegment(offset: 0, length: 10, keys: 2)])
+        #expect(throws: MapReduceError.self) { try m.mapDone(self.report(task, spills: [short]), on: self.a) }
+        let gap = Spill(
+            path: "s",
+            segments: [SpillSegment(offset: 0, length: 10, keys: 2), SpillSegment(offset: 12, length: 5, keys: 1)]
+        )
+        #expect(throws: MapReduceError.self) { try m.mapDone(self.report(task, spills: [gap]), on: self.a) }
+        #expect(throws: Never.self) { try m.mapDone(self.report(task, spills: [self.spill("ok")]), on: self.a) }
+    }
+
     @Test("no input means nothing to do")
     func emptyInput() {
         var m = self.machine(files: 0)

@@ -125,6 +125,7 @@ package struct SchedulerStateMachine {
 
     /// A map task finished on `slot`.
     package mutating func mapDone(_ report: MapTaskReport, on slot: SlotID) throws {
+        try self.validate(report.spills)
         guard case .map(let task) = self.running.removeValue(forKey: slot), task.id == report.taskID else {
             throw MapReduceError(.protocolViolation, "reported map task \(report.taskID), which it was not running")
         }
@@ -138,6 +139,7 @@ package struct SchedulerStateMachine {
 
     /// `slot` wrote out its table.
     package mutating func flushed(_ spills: [Spill], on slot: SlotID) throws {
+        try self.validate(spills)
         guard case .flush = self.running.removeValue(forKey: slot) else {
             throw MapReduceError(.protocolViolation, "reported a flush it was not asked for")
         }
@@ -233,6 +235,25 @@ package struct SchedulerStateMachine {
     mutating func requeue(_ task: MapTask) {
         self.statistics.retries += 1
         self.requeuedMaps.append(task)
+    }
+
+    /// A spill must have one well-formed segment per partition, laid end to end.
+    func validate(_ spills: [Spill]) throws {
+        for spill in spills {
+            guard spill.segments.count == self.configuration.partitions else {
+                throw MapReduceError(
+                    .protocolViolation,
+                    "a spill has \(spill.segments.count) segments for \(self.configuration.partitions) partitions"
+                )
+            }
+            var end = spill.segments.first?.offset ?? 0
+            for segment in spill.segments {
+                guard segment.offset == end, segment.length >= 0, segment.keys >= 0 else {
+                    throw MapReduceError(.protocolViolation, "a spill's segments are not laid end to end")
+                }
+                end = segment.offset + segment.length
+            }
+        }
     }
 
     mutating func commit(slot: SlotID, spills: [Spill]) {
