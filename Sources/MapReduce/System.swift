@@ -70,6 +70,61 @@ enum Syscall {
         }
     }
 
+    /// Opens a file for reading.
+    static func openForReading(_ path: String) throws(Errno) -> CInt {
+        try open(path, O_RDONLY)
+    }
+
+    /// Creates or truncates a file for writing, readable only by its owner.
+    static func createForWriting(_ path: String) throws(Errno) -> CInt {
+        try open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    }
+
+    /// Creates a file only if it does not exist yet; false if it did.
+    static func createExclusively(_ path: String) -> Bool {
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return false }
+        Glibc.close(fd)
+        return true
+    }
+
+    /// Creates a fresh empty file from a template ending in `XXXXXX`; returns its path.
+    static func makeTemporaryFile(template: String) throws(Errno) -> String {
+        var bytes = Array(template.utf8CString)
+        let fd = bytes.withUnsafeMutableBufferPointer { Glibc.mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw Errno(rawValue: errno) }
+        Glibc.close(fd)
+        return String(decoding: bytes.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Maps `count` bytes of an open file read-only and privately, advised for sequential reading.
+    static func mapReadOnly(_ fd: CInt, count: Int) throws(Errno) -> UnsafeMutableRawPointer {
+        let address = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let address, address != MAP_FAILED else { throw Errno(rawValue: errno) }
+        _ = madvise(address, count, MADV_SEQUENTIAL)
+        return address
+    }
+
+    static func unmap(_ address: UnsafeMutableRawPointer, count: Int) {
+        _ = munmap(address, count)
+    }
+
+    /// Asks the kernel to read a mapped range ahead of use.
+    static func adviseWillNeed(_ address: UnsafeMutableRawPointer, count: Int) {
+        _ = madvise(address, count, MADV_WILLNEED)
+    }
+
+    /// This process's id.
+    static var processID: Int32 { getpid() }
+
+    /// Online cores.
+    static var onlineCores: Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+
+    /// The size of an open file.
+    static func fileSize(_ fd: CInt) throws(Errno) -> Int {
+        Int(try fstat(fd).st_size)
+    }
+
     static func fstat(_ fd: CInt) throws(Errno) -> Glibc.stat {
         var info = Glibc.stat()
         _ = try retrying { Glibc.fstat(fd, &info) }
@@ -187,6 +242,12 @@ package enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
         case .signalled(let signal): "killed by \(signalName(signal))"
         }
     }
+}
+
+/// Signals the engine sends.
+enum Signal {
+    static let kill = SIGKILL
+    static let terminate = SIGTERM
 }
 
 /// `SIGKILL`, `SIGSEGV`, … for a signal number.

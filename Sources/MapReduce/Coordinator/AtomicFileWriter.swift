@@ -1,15 +1,5 @@
 import SystemPackage
 
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#elseif canImport(Musl)
-@preconcurrency import Musl
-#elseif canImport(Darwin)
-import Darwin
-#else
-#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
-#endif
-
 /// Writes a file that appears whole or not at all: bytes go to a temporary file beside the destination,
 /// which ``commit()`` renames into place. If the writer is discarded or released uncommitted, the
 /// temporary file is removed and the destination is untouched.
@@ -27,21 +17,15 @@ public final class AtomicFileWriter {
         let slash = destination.lastIndex(of: "/")
         let directory = slash.map { String(destination[...$0]) } ?? ""
         let name = slash.map { String(destination[destination.index(after: $0)...]) } ?? destination
-        var template = Array("\(directory).\(name).tmp-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else {
-            let reason = describeError(Errno(rawValue: errno))
-            throw MapReduceError(.io, "cannot create the output file: \(reason)", input: destination)
+        do {
+            self.temporaryPath = try Syscall.makeTemporaryFile(template: "\(directory).\(name).tmp-XXXXXX")
+        } catch {
+            throw MapReduceError(.io, "cannot create the output file: \(error.message)", input: destination)
         }
-        close(fd)
-        self.temporaryPath = String(
-            decoding: template.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) },
-            as: UTF8.self
-        )
         do {
             self.writer = try BufferedFileWriter(path: self.temporaryPath)
         } catch {
-            unlink(self.temporaryPath)
+            Syscall.unlink(self.temporaryPath)
             throw error
         }
     }
@@ -67,7 +51,7 @@ public final class AtomicFileWriter {
         guard !self.finished else { return }
         do {
             try self.writer.close()
-            let fd = try Syscall.open(self.temporaryPath, O_RDONLY)
+            let fd = try Syscall.openForReading(self.temporaryPath)
             defer { Syscall.close(fd) }
             try Syscall.fsync(fd)
             try Syscall.rename(self.temporaryPath, self.destination)

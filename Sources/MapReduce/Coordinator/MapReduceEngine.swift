@@ -1,16 +1,6 @@
 public import Logging
 import Synchronization
 
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#elseif canImport(Musl)
-@preconcurrency import Musl
-#elseif canImport(Darwin)
-import Darwin
-#else
-#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
-#endif
-
 /// Runs MapReduce jobs on a pool of local worker processes.
 ///
 /// ```swift
@@ -98,7 +88,7 @@ public struct MapReduceEngine: Sendable {
 
     /// Cores this process may run on.
     public static var onlineCores: Int {
-        max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        max(1, Syscall.onlineCores)
     }
 
     /// Runs a job to completion.
@@ -162,7 +152,7 @@ public struct MapReduceEngine: Sendable {
         let pool = LivePool()
 
         if !scheduler.isOver && configuration.execution == .inProcess {
-            let handler = try WorkerRuntime<J>.makeHandler(job: job, hello: hello, processID: Int(getpid()))
+            let handler = try WorkerRuntime<J>.makeHandler(job: job, hello: hello, processID: Int(Syscall.processID))
             await Self.runInProcess(handler: handler, scheduler: scheduler)
         } else if !scheduler.isOver {
             await withTaskCancellationHandler {
@@ -177,7 +167,7 @@ public struct MapReduceEngine: Sendable {
                 }
             } onCancel: {
                 scheduler.fail(MapReduceError(.cancelled, "cancelled"))
-                pool.signalAll(SIGTERM)
+                pool.signalAll(Signal.terminate)
             }
         }
         if Task.isCancelled { throw MapReduceError(.cancelled, "cancelled") }
@@ -273,7 +263,7 @@ public struct MapReduceEngine: Sendable {
         if base.isEmpty { base = "/tmp" }
         while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
         do {
-            return try Syscall.makeTemporaryDirectory(template: "\(base)/mapreduce-\(getpid())-XXXXXX")
+            return try Syscall.makeTemporaryDirectory(template: "\(base)/mapreduce-\(Syscall.processID)-XXXXXX")
         } catch {
             throw MapReduceError(.io, "cannot create the job's temporary directory: \(error.message)", input: base)
         }
@@ -324,10 +314,10 @@ public struct MapReduceEngine: Sendable {
 
 /// The worker processes alive right now, so that cancellation can signal them all at once.
 final class LivePool: Sendable {
-    private let pids = Mutex<Set<pid_t>>([])
+    private let pids = Mutex<Set<Int32>>([])
 
-    func add(_ pid: pid_t) { self.pids.withLock { _ = $0.insert(pid) } }
-    func remove(_ pid: pid_t) { self.pids.withLock { _ = $0.remove(pid) } }
+    func add(_ pid: Int32) { self.pids.withLock { _ = $0.insert(pid) } }
+    func remove(_ pid: Int32) { self.pids.withLock { _ = $0.remove(pid) } }
 
     func signalAll(_ signal: CInt) {
         for pid in self.pids.withLock({ $0 }) { Syscall.kill(pid, signal) }

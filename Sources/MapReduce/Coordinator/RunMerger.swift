@@ -1,13 +1,3 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#elseif canImport(Musl)
-@preconcurrency import Musl
-#elseif canImport(Darwin)
-import Darwin
-#else
-#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
-#endif
-
 /// Reads the records of one run file in order (`keyLength key outputLength output`, lengths as varints),
 /// parsing them in place in a buffer that is refilled as it drains.
 final class RunReader {
@@ -27,7 +17,7 @@ final class RunReader {
     init(path: String, capacity: Int = 64 << 10) throws {
         self.path = path
         do {
-            self.fd = try Syscall.open(path, O_RDONLY)
+            self.fd = try Syscall.openForReading(path)
         } catch {
             throw MapReduceError(.io, "cannot open a reduce output: \(error.message)", input: path)
         }

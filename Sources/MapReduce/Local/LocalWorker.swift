@@ -2,25 +2,15 @@ import Logging
 import NIOCore
 import NIOPosix
 
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#elseif canImport(Musl)
-@preconcurrency import Musl
-#elseif canImport(Darwin)
-import Darwin
-#else
-#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
-#endif
-
 /// A local worker process and the framed socket to it: the pipe transport of a slot.
 struct LocalWorker: Sendable {
-    let processID: pid_t
+    let processID: Int32
     let channel: NIOAsyncChannel<Frame, Frame>
 
     /// Spawns a worker and wraps its socket; the handshake happens in ``serve(slot:hello:scheduler:logger:)``.
     static func start(executable: String, arguments: [String]) async throws -> LocalWorker {
         let (mine, theirs) = try Syscall.socketPair()
-        let pid: pid_t
+        let pid: Int32
         do {
             pid = try WorkerSpawner.spawn(executable: executable, arguments: arguments, channel: theirs)
         } catch {
@@ -43,7 +33,7 @@ struct LocalWorker: Sendable {
             return LocalWorker(processID: pid, channel: channel)
         } catch {
             Syscall.close(mine)
-            Syscall.kill(pid, SIGKILL)
+            Syscall.kill(pid, Signal.kill)
             _ = try? Syscall.wait(pid, block: true)
             throw MapReduceError(.workerDied, "cannot talk to a new worker process: \(error)", underlying: error)
         }

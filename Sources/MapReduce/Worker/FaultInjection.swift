@@ -1,13 +1,3 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#elseif canImport(Musl)
-@preconcurrency import Musl
-#elseif canImport(Darwin)
-import Darwin
-#else
-#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
-#endif
-
 /// Deterministic crashes for testing the engine's recovery, driven by `MAPREDUCE_FAULT_INJECTION`.
 ///
 /// - `kill-on-map=NAME`: a worker SIGKILLs itself whenever it starts mapping an input whose name contains
@@ -41,14 +31,10 @@ enum FaultInjection {
         guard let rule else { return }
         switch rule {
         case .killOnMap(let name):
-            if inputName.contains(name) { kill(getpid(), SIGKILL) }
+            if inputName.contains(name) { Syscall.kill(Syscall.processID, Signal.kill) }
         case .killOnceOnMap(let name, let marker):
             guard inputName.contains(name) else { return }
-            let fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            if fd >= 0 {
-                close(fd)
-                kill(getpid(), SIGKILL)
-            }
+            if Syscall.createExclusively(marker) { Syscall.kill(Syscall.processID, Signal.kill) }
         }
     }
 }

@@ -1,15 +1,5 @@
 import SystemPackage
 
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#elseif canImport(Musl)
-@preconcurrency import Musl
-#elseif canImport(Darwin)
-import Darwin
-#else
-#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
-#endif
-
 /// A whole input file mapped read-only into memory.
 ///
 /// Mapped pages belong to the page cache, not to the worker's anonymous memory, so a worker maps a
@@ -28,14 +18,14 @@ final class MappedFile {
         self.displayName = displayName
         let fd: CInt
         do {
-            fd = try Syscall.open(path, O_RDONLY)
+            fd = try Syscall.openForReading(path)
         } catch {
             throw MapReduceError(.badInput, "cannot open: \(describeError(error))", input: displayName)
         }
         defer { Syscall.close(fd) }
         let size: Int
         do {
-            size = Int(try Syscall.fstat(fd).st_size)
+            size = try Syscall.fileSize(fd)
         } catch {
             throw MapReduceError(.badInput, "cannot stat: \(describeError(error))", input: displayName)
         }
@@ -51,15 +41,12 @@ final class MappedFile {
             self.bytes = UnsafeRawBufferPointer(start: nil, count: 0)
             return
         }
-        let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
-        guard let address, address != MAP_FAILED else {
-            throw MapReduceError(
-                .badInput,
-                "cannot map into memory: \(Errno(rawValue: errno).message)",
-                input: displayName
-            )
+        let address: UnsafeMutableRawPointer
+        do {
+            address = try Syscall.mapReadOnly(fd, count: size)
+        } catch {
+            throw MapReduceError(.badInput, "cannot map into memory: \(error.message)", input: displayName)
         }
-        _ = madvise(address, size, MADV_SEQUENTIAL)
         self.mapping = address
         self.bytes = UnsafeRawBufferPointer(start: address, count: size)
     }
@@ -70,11 +57,11 @@ final class MappedFile {
         guard let mapping, !range.isEmpty else { return }
         let pageSize = 4096
         let start = range.lowerBound & ~(pageSize - 1)
-        _ = madvise(mapping + start, range.upperBound - start, MADV_WILLNEED)
+        Syscall.adviseWillNeed(mapping + start, count: range.upperBound - start)
     }
 
     deinit {
-        if let mapping { munmap(mapping, self.bytes.count) }
+        if let mapping { Syscall.unmap(mapping, count: self.bytes.count) }
     }
 }
 
@@ -92,7 +79,7 @@ final class BufferedFileWriter {
     init(path: String, bufferSize: Int = 256 * 1024) throws {
         self.path = path
         do {
-            self.fd = try Syscall.open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            self.fd = try Syscall.createForWriting(path)
         } catch {
             throw MapReduceError(.io, "cannot create: \(describeError(error))", input: path)
         }
@@ -171,7 +158,7 @@ struct RangeReader {
         if self.buffer.count < length { self.buffer = [UInt8](repeating: 0, count: length) }
         let fd: CInt
         do {
-            fd = try Syscall.open(path, O_RDONLY)
+            fd = try Syscall.openForReading(path)
         } catch {
             throw MapReduceError(.io, "cannot open intermediate file: \(describeError(error))", input: path)
         }

@@ -1,13 +1,3 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#elseif canImport(Musl)
-@preconcurrency import Musl
-#elseif canImport(Darwin)
-import Darwin
-#else
-#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
-#endif
-
 /// Writes one spill file: partition after partition, each a run of `keyLength key valueLength value`
 /// records (lengths as varints), and remembers where each partition's segment is.
 ///
@@ -30,7 +20,7 @@ final class SpillWriter {
     init(path: String, capacity: Int = 1 << 20) throws {
         self.path = path
         do {
-            self.fd = try Syscall.open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            self.fd = try Syscall.createForWriting(path)
         } catch {
             throw MapReduceError(.io, "cannot create: \(error.message)", input: path)
         }
