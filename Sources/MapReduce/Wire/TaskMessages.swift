@@ -20,6 +20,33 @@ package enum MessageKind {
 /// The version of the worker protocol; both ends must agree.
 package let workerProtocolVersion = 1
 
+/// A piece of a message that delimits itself, so that several can stand in a row.
+package protocol MessagePart: Sendable {
+    /// The fewest bytes an encoding takes; bounds a decoded count before anything is allocated.
+    static var minimumEncodedSize: Int { get }
+    func encode(into writer: inout WireWriter)
+    init(decoding reader: inout WireReader) throws
+}
+
+extension WireWriter {
+    /// Writes the count, then each part.
+    mutating func writeParts(_ parts: [some MessagePart]) {
+        self.writeVarint(parts.count)
+        for part in parts { part.encode(into: &self) }
+    }
+}
+
+extension WireReader {
+    /// Reads what ``WireWriter/writeParts(_:)`` wrote.
+    mutating func readParts<Part: MessagePart>(_ type: Part.Type = Part.self) throws -> [Part] {
+        let count = try self.readCount(limit: self.remaining / Part.minimumEncodedSize)
+        var parts: [Part] = []
+        parts.reserveCapacity(count)
+        for _ in 0..<count { parts.append(try Part(decoding: &self)) }
+        return parts
+    }
+}
+
 /// What a worker needs to know before its first task.
 @usableFromInline
 package struct WorkerHello: Sendable, Equatable {
@@ -70,7 +97,7 @@ package struct WorkerHello: Sendable, Equatable {
 
 /// A byte range of one input file, to be mapped.
 @usableFromInline
-package struct InputSplit: Sendable, Equatable {
+package struct InputSplit: MessagePart, Equatable {
     /// Where the worker opens the file.
     @usableFromInline package var path: String
     /// How errors name the file.
@@ -90,6 +117,9 @@ package struct InputSplit: Sendable, Equatable {
     }
 
     @usableFromInline package var byteCount: Int { self.end - self.start }
+
+    /// Two length prefixes and three integers.
+    @usableFromInline package static var minimumEncodedSize: Int { 5 }
 
     package func encode(into writer: inout WireWriter) {
         writer.writeLengthPrefixed(self.path)
@@ -132,21 +162,18 @@ package struct MapTask: Sendable, Equatable {
 
     package func encode(into writer: inout WireWriter) {
         writer.writeVarint(self.id)
-        writer.writeVarint(self.splits.count)
-        for split in self.splits { split.encode(into: &writer) }
+        writer.writeParts(self.splits)
     }
 
     @usableFromInline package init(decoding reader: inout WireReader) throws {
         self.id = try reader.readCount()
-        let count = try reader.readCount(limit: reader.remaining)
-        self.splits = []
-        for _ in 0..<count { self.splits.append(try InputSplit(decoding: &reader)) }
+        self.splits = try reader.readParts()
     }
 }
 
 /// Where one partition's records are in a spill file.
 @usableFromInline
-package struct SpillSegment: Sendable, Equatable {
+package struct SpillSegment: MessagePart, Equatable {
     @usableFromInline package var offset: Int
     @usableFromInline package var length: Int
     @usableFromInline package var keys: Int
@@ -156,11 +183,25 @@ package struct SpillSegment: Sendable, Equatable {
         self.length = length
         self.keys = keys
     }
+
+    @usableFromInline package static var minimumEncodedSize: Int { 3 }
+
+    package func encode(into writer: inout WireWriter) {
+        writer.writeVarint(self.offset)
+        writer.writeVarint(self.length)
+        writer.writeVarint(self.keys)
+    }
+
+    @usableFromInline package init(decoding reader: inout WireReader) throws {
+        self.offset = try reader.readCount()
+        self.length = try reader.readCount()
+        self.keys = try reader.readCount()
+    }
 }
 
 /// A file of map output written by a worker: one segment per partition.
 @usableFromInline
-package struct Spill: Sendable, Equatable {
+package struct Spill: MessagePart, Equatable {
     @usableFromInline package var path: String
     @usableFromInline package var segments: [SpillSegment]
 
@@ -171,30 +212,17 @@ package struct Spill: Sendable, Equatable {
 
     @usableFromInline package var byteCount: Int { self.segments.reduce(0) { $0 + $1.length } }
 
+    /// A length prefix and a count.
+    @usableFromInline package static var minimumEncodedSize: Int { 2 }
+
     package func encode(into writer: inout WireWriter) {
         writer.writeLengthPrefixed(self.path)
-        writer.writeVarint(self.segments.count)
-        for segment in self.segments {
-            writer.writeVarint(segment.offset)
-            writer.writeVarint(segment.length)
-            writer.writeVarint(segment.keys)
-        }
+        writer.writeParts(self.segments)
     }
 
     @usableFromInline package init(decoding reader: inout WireReader) throws {
         self.path = try reader.readLengthPrefixedString()
-        let count = try reader.readCount(limit: reader.remaining / 3)
-        self.segments = []
-        self.segments.reserveCapacity(count)
-        for _ in 0..<count {
-            self.segments.append(
-                SpillSegment(
-                    offset: try reader.readCount(),
-                    length: try reader.readCount(),
-                    keys: try reader.readCount()
-                )
-            )
-        }
+        self.segments = try reader.readParts()
     }
 }
 
@@ -221,8 +249,7 @@ package struct MapTaskReport: Sendable, Equatable {
         writer.writeVarint(self.bytes)
         writer.writeVarint(self.records)
         writer.writeVarint(self.elapsedNanoseconds)
-        writer.writeVarint(self.spills.count)
-        for spill in self.spills { spill.encode(into: &writer) }
+        writer.writeParts(self.spills)
     }
 
     @usableFromInline package init(decoding reader: inout WireReader) throws {
@@ -230,9 +257,7 @@ package struct MapTaskReport: Sendable, Equatable {
         self.bytes = try reader.readCount()
         self.records = try reader.readCount()
         self.elapsedNanoseconds = try reader.readCount()
-        let count = try reader.readCount(limit: reader.remaining)
-        self.spills = []
-        for _ in 0..<count { self.spills.append(try Spill(decoding: &reader)) }
+        self.spills = try reader.readParts()
     }
 }
 
@@ -240,7 +265,7 @@ package struct MapTaskReport: Sendable, Equatable {
 @usableFromInline
 package struct ReduceTask: Sendable, Equatable {
     @usableFromInline
-    package struct Input: Sendable, Equatable {
+    package struct Input: MessagePart, Equatable {
         @usableFromInline package var path: String
         @usableFromInline package var offset: Int
         @usableFromInline package var length: Int
@@ -249,6 +274,20 @@ package struct ReduceTask: Sendable, Equatable {
             self.path = path
             self.offset = offset
             self.length = length
+        }
+
+        @usableFromInline package static var minimumEncodedSize: Int { 3 }
+
+        package func encode(into writer: inout WireWriter) {
+            writer.writeLengthPrefixed(self.path)
+            writer.writeVarint(self.offset)
+            writer.writeVarint(self.length)
+        }
+
+        @usableFromInline package init(decoding reader: inout WireReader) throws {
+            self.path = try reader.readLengthPrefixedString()
+            self.offset = try reader.readCount()
+            self.length = try reader.readCount()
         }
     }
 
@@ -269,12 +308,7 @@ package struct ReduceTask: Sendable, Equatable {
         writer.writeVarint(self.partitions.lowerBound)
         writer.writeVarint(self.partitions.upperBound)
         writer.writeVarint(self.estimatedKeys)
-        writer.writeVarint(self.inputs.count)
-        for input in self.inputs {
-            writer.writeLengthPrefixed(input.path)
-            writer.writeVarint(input.offset)
-            writer.writeVarint(input.length)
-        }
+        writer.writeParts(self.inputs)
     }
 
     @usableFromInline package init(decoding reader: inout WireReader) throws {
@@ -284,17 +318,7 @@ package struct ReduceTask: Sendable, Equatable {
         guard lower <= upper else { throw MapReduceError(.protocolViolation, "a reduce task has an empty range") }
         self.partitions = lower..<upper
         self.estimatedKeys = try reader.readCount()
-        let count = try reader.readCount(limit: reader.remaining / 3)
-        self.inputs = []
-        for _ in 0..<count {
-            self.inputs.append(
-                Input(
-                    path: try reader.readLengthPrefixedString(),
-                    offset: try reader.readCount(),
-                    length: try reader.readCount()
-                )
-            )
-        }
+        self.inputs = try reader.readParts()
     }
 }
 
@@ -436,8 +460,7 @@ package enum WorkerMessage: Sendable, Equatable {
             report.encode(into: &writer)
         case .flushed(let spills):
             kind = MessageKind.flushed
-            writer.writeVarint(spills.count)
-            for spill in spills { spill.encode(into: &writer) }
+            writer.writeParts(spills)
         case .reduceDone(let report):
             kind = MessageKind.reduceDone
             report.encode(into: &writer)
@@ -456,11 +479,7 @@ package enum WorkerMessage: Sendable, Equatable {
             case MessageKind.ready:
                 message = .ready(protocolVersion: try reader.readCount(), processID: try reader.readCount())
             case MessageKind.mapDone: message = .mapDone(try MapTaskReport(decoding: &reader))
-            case MessageKind.flushed:
-                let count = try reader.readCount(limit: reader.remaining)
-                var spills: [Spill] = []
-                for _ in 0..<count { spills.append(try Spill(decoding: &reader)) }
-                message = .flushed(spills)
+            case MessageKind.flushed: message = .flushed(try reader.readParts())
             case MessageKind.reduceDone: message = .reduceDone(try ReduceTaskReport(decoding: &reader))
             case MessageKind.taskFailed: message = .taskFailed(try TaskFailure(decoding: &reader))
             default: throw MapReduceError(.protocolViolation, "unknown worker message kind \(frame.kind)")
