@@ -43,6 +43,18 @@ struct WireCodecTests {
         #expect(UInt64(300).encodedBytes == [0x02, 0x01, 0x2C])
     }
 
+    @Test("a number too wide for the type it is decoded as is an error, not a truncation")
+    func narrowing() throws {
+        try self.roundTrip(UInt(42))
+        try self.roundTrip(UInt32.max)
+        let wide = Int64(Int32.max) + 1
+        #expect(throws: MapReduceError.self) { try wide.encodedBytes.withUnsafeBytes { try Int32(encodedBytes: $0) } }
+        let wideUnsigned = UInt64(UInt32.max) + 1
+        #expect(throws: MapReduceError.self) {
+            try wideUnsigned.encodedBytes.withUnsafeBytes { try UInt32(encodedBytes: $0) }
+        }
+    }
+
     @Test("doubles round-trip and sort numerically")
     func doubles() throws {
         let values: [Double] = [-.infinity, -1e300, -2.5, -1, -0.0, 0, 1e-300, 0.5, 1, 3.25, 1e300, .infinity]

@@ -95,28 +95,24 @@ func decodeOrderedSigned(from reader: inout WireReader) throws -> Int64 {
     return Int64(bitPattern: bits)
 }
 
-extension UInt64: WireCodable {
-    @inlinable public func encode(into writer: inout WireWriter) { encodeOrderedUnsigned(self, into: &writer) }
-    @inlinable public init(decoding reader: inout WireReader) throws { self = try decodeOrderedUnsigned(from: &reader) }
-}
-
-extension UInt: WireCodable {
+extension WireCodable where Self: FixedWidthInteger & UnsignedInteger {
+    /// The order-preserving unsigned encoding: a length byte, then the significant bytes, most
+    /// significant first.
     @inlinable public func encode(into writer: inout WireWriter) { encodeOrderedUnsigned(UInt64(self), into: &writer) }
-    @inlinable public init(decoding reader: inout WireReader) throws {
-        self = UInt(truncatingIfNeeded: try decodeOrderedUnsigned(from: &reader))
-    }
-}
 
-extension UInt32: WireCodable {
-    @inlinable public func encode(into writer: inout WireWriter) { encodeOrderedUnsigned(UInt64(self), into: &writer) }
+    /// - Throws: ``MapReduceError`` when the bytes are malformed or the number does not fit in `Self`.
     @inlinable public init(decoding reader: inout WireReader) throws {
         let value = try decodeOrderedUnsigned(from: &reader)
-        guard let narrow = UInt32(exactly: value) else {
-            throw MapReduceError(.protocolViolation, "UInt32 out of range")
+        guard let narrow = Self(exactly: value) else {
+            throw MapReduceError(.protocolViolation, "\(value) is out of range for \(Self.self)")
         }
         self = narrow
     }
 }
+
+extension UInt64: WireCodable {}
+extension UInt: WireCodable {}
+extension UInt32: WireCodable {}
 
 extension UInt8: WireCodable {
     @inlinable public func encode(into writer: inout WireWriter) { writer.write(self) }
@@ -125,26 +121,23 @@ extension UInt8: WireCodable {
 
 // MARK: - Signed integers
 
-extension Int64: WireCodable {
-    @inlinable public func encode(into writer: inout WireWriter) { encodeOrderedSigned(self, into: &writer) }
-    @inlinable public init(decoding reader: inout WireReader) throws { self = try decodeOrderedSigned(from: &reader) }
-}
-
-extension Int: WireCodable {
+extension WireCodable where Self: FixedWidthInteger & SignedInteger {
+    /// The order-preserving signed encoding: every negative number sorts before every non-negative one.
     @inlinable public func encode(into writer: inout WireWriter) { encodeOrderedSigned(Int64(self), into: &writer) }
-    @inlinable public init(decoding reader: inout WireReader) throws {
-        self = Int(truncatingIfNeeded: try decodeOrderedSigned(from: &reader))
-    }
-}
 
-extension Int32: WireCodable {
-    @inlinable public func encode(into writer: inout WireWriter) { encodeOrderedSigned(Int64(self), into: &writer) }
+    /// - Throws: ``MapReduceError`` when the bytes are malformed or the number does not fit in `Self`.
     @inlinable public init(decoding reader: inout WireReader) throws {
         let value = try decodeOrderedSigned(from: &reader)
-        guard let narrow = Int32(exactly: value) else { throw MapReduceError(.protocolViolation, "Int32 out of range") }
+        guard let narrow = Self(exactly: value) else {
+            throw MapReduceError(.protocolViolation, "\(value) is out of range for \(Self.self)")
+        }
         self = narrow
     }
 }
+
+extension Int64: WireCodable {}
+extension Int: WireCodable {}
+extension Int32: WireCodable {}
 
 // MARK: - Other scalars
 
