@@ -218,9 +218,6 @@ enum Syscall {
         return result == 0 ? nil : status
     }
 
-    static func errnoDescription(_ code: Errno) -> String {
-        String(cString: strerror(code.rawValue))
-    }
 }
 
 /// How a child process ended, from a `waitpid` status.
@@ -268,8 +265,12 @@ package func signalName(_ signal: CInt) -> String {
 }
 
 extension Errno {
-    /// The C library's message for this error, such as "No such file or directory".
-    var message: String { Syscall.errnoDescription(self) }
+    /// The C library's message for this error, first letter lowercased to follow a colon: "cannot open: no
+    /// such file or directory".
+    var message: String {
+        let text = String(cString: strerror(self.rawValue))
+        return text.prefix(1).lowercased() + text.dropFirst()
+    }
 }
 
 /// `memcmp`, for byte comparisons outside the hot loops.

@@ -67,7 +67,7 @@ package enum InputResolver {
             if error == .noSuchFileOrDirectory, (try? Syscall.stat(path, followingLinks: false)) != nil {
                 throw MapReduceError(.badInput, "dangling symbolic link", input: path)
             }
-            throw MapReduceError(.badInput, error.message.lowercasedFirst, input: path)
+            throw MapReduceError(.badInput, error.message, input: path)
         }
         switch info.st_mode & S_IFMT {
         case S_IFDIR:
@@ -99,7 +99,7 @@ package enum InputResolver {
         } catch {
             throw MapReduceError(
                 .badInput,
-                "cannot list directory: \(describeError(error).lowercasedFirst)",
+                "cannot list directory: \(describeError(error))",
                 input: directory
             )
         }
@@ -112,7 +112,7 @@ package enum InputResolver {
                 if error == .noSuchFileOrDirectory, (try? Syscall.stat(path, followingLinks: false)) != nil {
                     throw MapReduceError(.badInput, "dangling symbolic link", input: path)
                 }
-                throw MapReduceError(.badInput, error.message.lowercasedFirst, input: path)
+                throw MapReduceError(.badInput, error.message, input: path)
             }
             switch child.st_mode & S_IFMT {
             case S_IFDIR:
@@ -132,7 +132,7 @@ package enum InputResolver {
             let fd = try Syscall.open(path, O_RDONLY | O_NONBLOCK)
             Syscall.close(fd)
         } catch {
-            throw MapReduceError(.badInput, "cannot open: \(describeError(error).lowercasedFirst)", input: path)
+            throw MapReduceError(.badInput, "cannot open: \(describeError(error))", input: path)
         }
     }
 
@@ -145,7 +145,7 @@ package enum InputResolver {
             } catch {
                 throw MapReduceError(
                     .badInput,
-                    "cannot open: \(describeError(error).lowercasedFirst)",
+                    "cannot open: \(describeError(error))",
                     input: displayName
                 )
             }
@@ -163,7 +163,7 @@ package enum InputResolver {
             } catch {
                 throw MapReduceError(
                     .badInput,
-                    "cannot read: \(describeError(error).lowercasedFirst)",
+                    "cannot read: \(describeError(error))",
                     input: displayName
                 )
             }
@@ -173,13 +173,5 @@ package enum InputResolver {
         }
         try writer.close()
         return total
-    }
-}
-
-extension String {
-    /// "No such file" → "no such file", for messages that follow a colon.
-    var lowercasedFirst: String {
-        guard let first = self.first else { return self }
-        return first.lowercased() + self.dropFirst()
     }
 }

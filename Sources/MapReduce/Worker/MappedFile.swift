@@ -20,14 +20,14 @@ final class MappedFile {
         do {
             fd = try Syscall.openForReading(path)
         } catch {
-            throw MapReduceError(.badInput, "cannot open: \(describeError(error))", input: displayName)
+            throw MapReduceError(.badInput, "cannot open: \(error.message)", input: displayName)
         }
         defer { Syscall.close(fd) }
         let size: Int
         do {
             size = try Syscall.fileSize(fd)
         } catch {
-            throw MapReduceError(.badInput, "cannot stat: \(describeError(error))", input: displayName)
+            throw MapReduceError(.badInput, "cannot stat: \(error.message)", input: displayName)
         }
         guard size == expectedSize else {
             throw MapReduceError(
@@ -81,7 +81,7 @@ final class BufferedFileWriter {
         do {
             self.fd = try Syscall.createForWriting(path)
         } catch {
-            throw MapReduceError(.io, "cannot create: \(describeError(error))", input: path)
+            throw MapReduceError(.io, "cannot create: \(error.message)", input: path)
         }
         self.buffer = []
         self.buffer.reserveCapacity(bufferSize)
@@ -111,7 +111,7 @@ final class BufferedFileWriter {
         do {
             try Syscall.writeFully(self.fd, raw)
         } catch {
-            throw MapReduceError(.io, "cannot write: \(describeError(error))", input: self.path)
+            throw MapReduceError(.io, "cannot write: \(error.message)", input: self.path)
         }
         self.offset += raw.count
     }
@@ -160,7 +160,7 @@ struct RangeReader {
         do {
             fd = try Syscall.openForReading(path)
         } catch {
-            throw MapReduceError(.io, "cannot open intermediate file: \(describeError(error))", input: path)
+            throw MapReduceError(.io, "cannot open intermediate file: \(error.message)", input: path)
         }
         defer { Syscall.close(fd) }
         let read = try self.buffer.withUnsafeMutableBytes { raw -> Int in
