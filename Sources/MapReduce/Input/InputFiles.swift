@@ -60,15 +60,7 @@ package enum InputResolver {
     }
 
     static func resolve(path: String, into entries: inout [Entry]) throws {
-        let info: stat
-        do {
-            info = try Syscall.stat(path)
-        } catch {
-            if error == .noSuchFileOrDirectory, (try? Syscall.stat(path, followingLinks: false)) != nil {
-                throw MapReduceError(.badInput, "dangling symbolic link", input: path)
-            }
-            throw MapReduceError(.badInput, error.message, input: path)
-        }
+        let info = try self.status(path)
         switch info.st_mode & S_IFMT {
         case S_IFDIR:
             var visited: Set<[UInt64]> = []
@@ -105,15 +97,7 @@ package enum InputResolver {
         }
         for name in names {
             let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
-            let child: stat
-            do {
-                child = try Syscall.stat(path)
-            } catch {
-                if error == .noSuchFileOrDirectory, (try? Syscall.stat(path, followingLinks: false)) != nil {
-                    throw MapReduceError(.badInput, "dangling symbolic link", input: path)
-                }
-                throw MapReduceError(.badInput, error.message, input: path)
-            }
+            let child = try self.status(path)
             switch child.st_mode & S_IFMT {
             case S_IFDIR:
                 try self.walk(directory: path, info: child, visited: &visited, into: &entries)
@@ -124,6 +108,18 @@ package enum InputResolver {
                 // Sockets, FIFOs and devices inside a directory are not data files; `find -type f` skips them too.
                 continue
             }
+        }
+    }
+
+    /// `stat` through links, telling a dangling link apart from a missing file.
+    static func status(_ path: String) throws -> stat {
+        do {
+            return try Syscall.stat(path)
+        } catch {
+            if error == .noSuchFileOrDirectory, (try? Syscall.stat(path, followingLinks: false)) != nil {
+                throw MapReduceError(.badInput, "dangling symbolic link", input: path)
+            }
+            throw MapReduceError(.badInput, error.message, input: path)
         }
     }
 
