@@ -19,6 +19,17 @@ final class SpillConfiguration<P: Partitioner> {
         self.namer = namer
     }
 
+    /// Runs a spill that happens in the middle of a task, where nothing can throw: its error, the first
+    /// one only, waits for ``takeSpills()``.
+    @usableFromInline
+    func spillingMidTask(_ spill: () throws -> Void) {
+        do {
+            try spill()
+        } catch {
+            self.pendingError = self.pendingError ?? error
+        }
+    }
+
     /// The spills to report, and nothing left to report; rethrows a pending spill error.
     @usableFromInline
     func takeSpills() throws -> [Spill] {
@@ -104,11 +115,7 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
         guard self.table.count > 0,
             self.table.footprintAfterRoom(forKeyBytes: length) > self.configuration.memoryBudget
         else { return }
-        do {
-            try self.spill()
-        } catch {
-            self.configuration.pendingError = self.configuration.pendingError ?? error
-        }
+        self.configuration.spillingMidTask(self.spill)
     }
 
     /// Writes every key and value to a new spill, partition by partition, then empties the table.
@@ -204,11 +211,7 @@ final class BufferingSink<P: Partitioner, Value: WireCodable> {
             self.bufferedBytes += self.buffers[partition].count - before
         }
         if self.bufferedBytes > self.configuration.memoryBudget {
-            do {
-                try self.spill()
-            } catch {
-                self.configuration.pendingError = self.configuration.pendingError ?? error
-            }
+            self.configuration.spillingMidTask(self.spill)
         }
     }
 
