@@ -304,16 +304,15 @@ final class KeyTable<Payload> {
     /// The occupied slots ordered by their keys' bytes (lexicographic, shorter first on a tie).
     @inlinable
     func sortedSlots() -> [UInt32] {
-        // Sort by the first eight bytes as a big-endian integer, which is their byte order, and look
-        // at the keys themselves only on a tie.
-        var order: [(prefix: UInt64, slot: UInt32)] = []
+        var order: [PrefixEntry] = []
         order.reserveCapacity(self.count)
         for slot in 0...self.slotMask where self.slots[slot].meta != 0 {
-            order.append((self.slots[slot].prefix.0.byteSwapped, UInt32(truncatingIfNeeded: slot)))
+            order.append(
+                PrefixEntry(prefix: self.slots[slot].prefix.0.byteSwapped, slot: UInt32(truncatingIfNeeded: slot))
+            )
         }
-        order.sort { lhs, rhs in
-            if lhs.prefix != rhs.prefix { return lhs.prefix < rhs.prefix }
-            return compareBytes(self.key(atSlot: Int(lhs.slot)), self.key(atSlot: Int(rhs.slot))) < 0
+        PrefixSort.sort(&order) { lhs, rhs in
+            compareBytes(self.key(atSlot: Int(lhs)), self.key(atSlot: Int(rhs))) < 0
         }
         return order.map(\.slot)
     }
