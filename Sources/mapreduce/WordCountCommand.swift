@@ -70,11 +70,11 @@ struct WordCountCommand: AsyncParsableCommand {
             let (statistics, topWords) = try await TerminationSignals.run {
                 let dump = try outputPath.map { try AtomicFileWriter(destination: $0) }
                 var topWords = TopWords(limit: top)
-                let statistics = try await engine.run(job, inputs: sources) { word, count in
+                let statistics = try await engine.run(job, inputs: sources) { (word: RawSpan, count) in
                     topWords.add(word, count: count)
                     if let dump {
-                        try dump.write(word.bytes)
-                        try dump.write("\t\(count)\n")
+                        try word.withUnsafeBytes { try dump.write($0) }
+                        try dump.write(tabbedCount: count)
                     }
                 }
                 try dump?.commit()
@@ -96,6 +96,30 @@ struct WordCountCommand: AsyncParsableCommand {
             }
             printToStandardError(line)
             throw ExitCode(error.code == .cancelled ? 130 : 1)
+        }
+    }
+}
+
+extension AtomicFileWriter {
+    /// Appends a tab, `count` in decimal and a newline, formatted without building a string.
+    func write(tabbedCount count: Int) throws {
+        try withUnsafeTemporaryAllocation(byteCount: 24, alignment: 1) { buffer in
+            var position = buffer.count
+            buffer[position - 1] = UInt8(ascii: "\n")
+            position -= 1
+            var remaining = count.magnitude
+            repeat {
+                position -= 1
+                buffer[position] = UInt8(ascii: "0") + UInt8(remaining % 10)
+                remaining /= 10
+            } while remaining > 0
+            if count < 0 {
+                position -= 1
+                buffer[position] = UInt8(ascii: "-")
+            }
+            position -= 1
+            buffer[position] = UInt8(ascii: "\t")
+            try self.write(UnsafeRawBufferPointer(rebasing: buffer[position...]))
         }
     }
 }

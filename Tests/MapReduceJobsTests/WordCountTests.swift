@@ -111,6 +111,45 @@ struct TopWordsTests {
     }
 }
 
+@Suite("Output without a value per key")
+struct KeyBytesOutputTests {
+    @Test("consumeKeyBytes hands over the same keys, in the same order, as consume")
+    func sameOutput() async throws {
+        let scratch = try TemporaryDirectory("key-bytes")
+        defer { scratch.remove() }
+        try scratch.write("in.txt", AdversarialCorpus.text(seed: 11, size: 200_000, unicode: true))
+        let engine = MapReduceEngine(configuration: .init(execution: .inProcess, mapChunkSize: .fixed(4096)))
+        var byValue: [(String, Int)] = []
+        _ = try await engine.run(WordCount(), inputs: [.path(scratch.file("in.txt"))]) {
+            byValue.append(($0.description, $1))
+        }
+        var byBytes: [(String, Int)] = []
+        _ = try await engine.run(WordCount(), inputs: [.path(scratch.file("in.txt"))]) { (word: RawSpan, count) in
+            byBytes.append((word.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }, count))
+        }
+        #expect(byValue.count > 100)
+        #expect(byBytes.map(\.0) == byValue.map(\.0))
+        #expect(byBytes.map(\.1) == byValue.map(\.1))
+    }
+
+    @Test("TopWords keeps the same words whether offered bytes or values", arguments: [1, 3, 20])
+    func topWordsFromBytes(limit: Int) {
+        var fromValues = TopWords(limit: limit)
+        var fromBytes = TopWords(limit: limit)
+        var state: UInt64 = 42
+        for index in 0..<5_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            // Few distinct counts, so ties on the count are decided by the word.
+            let count = Int(state >> 60)
+            let word = ByteString("w\((index &* 7_919) % 5_003)")
+            fromValues.add(word, count: count)
+            word.bytes.withUnsafeBytes { fromBytes.add(RawSpan(_unsafeBytes: $0), count: count) }
+        }
+        #expect(fromBytes.ranked.map(\.word) == fromValues.ranked.map(\.word))
+        #expect(fromBytes.ranked.map(\.count) == fromValues.ranked.map(\.count))
+    }
+}
+
 @Suite("Unicode tables", .enabled(if: TestEnvironment.hasPython, "needs python3"))
 struct UnicodeTableTests {
     @Test("were read off a Python with the same Unicode version as the one here")

@@ -104,6 +104,45 @@ public struct MapReduceEngine: Sendable {
         inputs: [InputSource],
         consume: (J.Key, J.Output) throws -> Void
     ) async throws -> JobStatistics {
+        try await self.run(
+            job,
+            inputs: inputs,
+            consumeEncoded: { keyBytes, outputBytes in
+                try consume(J.Key(encodedBytes: keyBytes), J.Output(encodedBytes: outputBytes))
+            }
+        )
+    }
+
+    /// Runs a job whose keys are their own bytes (``RawBytesCodable``, such as ``ByteString``), handing
+    /// each output key to `consume` as those bytes rather than as a new value: no allocation per key,
+    /// which matters when the output has millions of keys.
+    /// - Parameters:
+    ///   - job: The job, with its parameters; workers rebuild it from its encoding.
+    ///   - inputs: Files, directories (read recursively) and standard input.
+    ///   - consume: Called once per output key, in order of the keys' bytes; the bytes are valid only
+    ///     during the call.
+    /// - Returns: What happened, per slot and in total.
+    /// - Throws: As ``run(_:inputs:consume:)``.
+    public func run<J: MapReduceJob>(
+        _ job: J,
+        inputs: [InputSource],
+        consumeKeyBytes consume: (RawSpan, J.Output) throws -> Void
+    ) async throws -> JobStatistics where J.JobMapper.Key: RawBytesCodable {
+        try await self.run(
+            job,
+            inputs: inputs,
+            consumeEncoded: { keyBytes, outputBytes in
+                try consume(RawSpan(_unsafeBytes: keyBytes), J.Output(encodedBytes: outputBytes))
+            }
+        )
+    }
+
+    /// Runs a job to completion and hands its merged output over still encoded.
+    func run<J: MapReduceJob>(
+        _ job: J,
+        inputs: [InputSource],
+        consumeEncoded consume: (_ key: UnsafeRawBufferPointer, _ output: UnsafeRawBufferPointer) throws -> Void
+    ) async throws -> JobStatistics {
         let started = monotonicNanoseconds()
         let configuration = self.configuration
         guard configuration.workers >= 1 else { throw MapReduceError(.usage, "at least one worker is needed") }
@@ -176,9 +215,7 @@ public struct MapReduceEngine: Sendable {
         let mapEnded = scheduler.read { $0.mapPhaseEndedAt } ?? monotonicNanoseconds()
         let reduceEnded = monotonicNanoseconds()
         let runs = scheduler.read { machine in machine.runs.sorted { $0.taskID < $1.taskID }.map(\.runPath) }
-        try RunMerger.merge(runs: runs) { keyBytes, outputBytes in
-            try consume(J.Key(encodedBytes: keyBytes), J.Output(encodedBytes: outputBytes))
-        }
+        try RunMerger.merge(runs: runs, consume)
         let ended = monotonicNanoseconds()
         return scheduler.read { machine in
             Self.statistics(

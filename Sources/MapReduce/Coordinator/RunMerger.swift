@@ -59,9 +59,13 @@ final class RunReader {
             self.output = UnsafeRawBufferPointer(start: self.buffer + position, count: outputLength)
             self.start = position + outputLength
         }
-        var prefix: UInt64 = 0
-        for (index, byte) in self.key.prefix(8).enumerated() { prefix |= UInt64(byte) << UInt64(56 - 8 * index) }
-        self.prefix = prefix
+        if self.key.count >= 8 {
+            self.prefix = UInt64(bigEndian: self.key.baseAddress!.loadUnaligned(as: UInt64.self))
+        } else {
+            var prefix: UInt64 = 0
+            for index in 0..<self.key.count { prefix |= UInt64(self.key[index]) << UInt64(56 - 8 * index) }
+            self.prefix = prefix
+        }
         return true
     }
 

@@ -49,6 +49,15 @@ public struct TopWords: Sendable {
         }
     }
 
+    /// Offers one word, given as its bytes (valid only during the call), and its count; copies the
+    /// bytes only if the word is kept, so offering every word of a large vocabulary allocates little.
+    public mutating func add(_ word: RawSpan, count: Int) {
+        guard self.limit > 0 else { return }
+        // A full heap keeps a word only if it outranks the root: a lower count never does.
+        if self.heap.count == self.limit && count < self.heap[0].count { return }
+        word.withUnsafeBytes { self.add(ByteString($0), count: count) }
+    }
+
     /// The kept words, best first.
     public var ranked: [(word: ByteString, count: Int)] {
         self.heap.sorted { Self.ranksAfter($1, $0) }
