@@ -77,6 +77,48 @@ struct NumberCounts: MapReduceJob {
     init(decoding reader: inout WireReader) throws { self.modulus = try Int(decoding: &reader) }
 }
 
+/// Emits every word of a line through the emitter's fast path, dropping the odd-length ones there:
+/// with `keep: false` or, for words of one letter, with length -1.
+struct EvenWords: MapReduceJob {
+    static let name = "even-words"
+    var combining: Bool
+
+    struct Map: Mapper {
+        mutating func map(_ line: RawSpan, into output: inout Emitter<ByteString, Int>) throws {
+            line.withUnsafeBytes { bytes in
+                for word in bytes.split(separator: UInt8(ascii: " ")) {
+                    let destination = output.reserveKey(capacity: word.count)
+                    for (offset, byte) in word.enumerated() {
+                        destination.storeBytes(of: byte, toByteOffset: offset, as: UInt8.self)
+                    }
+                    if word.count == 1 {
+                        output.commitKey(length: -1, 1)
+                        continue
+                    }
+                    var first: UInt64 = 0
+                    var second: UInt64 = 0
+                    for (offset, byte) in word.prefix(16).enumerated() {
+                        if offset < 8 {
+                            first |= UInt64(byte) << UInt64(8 * offset)
+                        } else {
+                            second |= UInt64(byte) << UInt64(8 * (offset - 8))
+                        }
+                    }
+                    output.commitKey(length: word.count, first: first, second: second, 1, keep: word.count % 2 == 0)
+                }
+            }
+        }
+    }
+
+    func makeMapper() -> Map { Map() }
+    func makeCombiner() -> SumCombiner<Int>? { self.combining ? SumCombiner() : nil }
+    func makeReducer() -> SumReducer<ByteString, Int> { SumReducer() }
+
+    init(combining: Bool) { self.combining = combining }
+    func encode(into writer: inout WireWriter) { writer.write(self.combining ? 1 : 0) }
+    init(decoding reader: inout WireReader) throws { self.combining = try reader.readByte() == 1 }
+}
+
 @Suite("Jobs run in process")
 struct ExampleJobTests {
     let engine = MapReduceEngine(configuration: .init(execution: .inProcess, mapChunkSize: .fixed(64)))
@@ -113,6 +155,21 @@ struct ExampleJobTests {
             result[key.description] = lengths
         }
         #expect(result == ["a": [5, 7, 7], "b": [1, 4, 6, 9], "c": [6]])
+    }
+
+    @Test("keys dropped on the emitter's fast path never arrive, nor count as emitted", arguments: [true, false])
+    func droppedKeys(combining: Bool) async throws {
+        let scratch = try TemporaryDirectory("dropped")
+        defer { scratch.remove() }
+        // Long and short words, dropped ones between kept ones, in batches larger than the emitter's.
+        let line = "ab abc a abcdefghijklmnopqrstuvwxyz0123 abcd abcdefghijklmnopqrstuvwxyz012 x yz"
+        try scratch.write("in.txt", Array(repeating: line, count: 500).joined(separator: "\n"))
+        var result: [String: Int] = [:]
+        let statistics = try await self.engine.run(EvenWords(combining: combining), inputs: [.path(scratch.path)]) {
+            result[$0.description] = $1
+        }
+        #expect(result == ["ab": 500, "abcd": 500, "abcdefghijklmnopqrstuvwxyz0123": 500, "yz": 500])
+        #expect(statistics.pairsEmitted == 2_000)
     }
 
     @Test("integer keys come out in numeric order, negatives first")

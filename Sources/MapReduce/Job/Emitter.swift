@@ -17,6 +17,8 @@ public struct Emitter<Key: WireCodable, Value: WireCodable> {
     @usableFromInline var scratch: WireWriter
     @usableFromInline var prefetch: PrefetchHint
     @usableFromInline var _emittedCount: Int
+    /// Records of the current batch that were dropped (see ``commitKey(length:first:second:_:keep:)``).
+    @usableFromInline var dropped: Int
     @usableFromInline var keys: UnsafeMutableRawPointer
     @usableFromInline var keyBytes: Int
     @usableFromInline var keyCapacity: Int
@@ -26,7 +28,7 @@ public struct Emitter<Key: WireCodable, Value: WireCodable> {
     @usableFromInline let capacity: Int
 
     /// Pairs emitted so far.
-    public var emittedCount: Int { self._emittedCount &+ self.count }
+    public var emittedCount: Int { self._emittedCount &+ self.count &- self.dropped }
 
     @usableFromInline
     init(target: EmitTarget<Value>, batchCapacity: Int = 64) {
@@ -36,6 +38,7 @@ public struct Emitter<Key: WireCodable, Value: WireCodable> {
         self.scratch = WireWriter(capacity: 64)
         self.prefetch = target.prefetchHint()
         self._emittedCount = 0
+        self.dropped = 0
         self.keys = batch.keys
         self.keyBytes = 0
         self.keyCapacity = batch.keyCapacity
@@ -144,7 +147,7 @@ public struct Emitter<Key: WireCodable, Value: WireCodable> {
         let masks = KeyWords.prefixMasks(length: length)
         let first = UInt64(littleEndian: destination.loadUnaligned(as: UInt64.self)) & masks.0
         let second = UInt64(littleEndian: destination.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) & masks.1
-        self.commit(length: written, first: first, second: second, value)
+        self.commit(length: length, first: first, second: second, value, keep: written >= 0)
     }
 
     /// Emits the key written where ``reserveKey(capacity:)`` said, given also its first sixteen bytes as
@@ -153,15 +156,26 @@ public struct Emitter<Key: WireCodable, Value: WireCodable> {
     @inlinable @inline(__always)
     public mutating func commitKey(length: Int, first: UInt64, second: UInt64, _ value: Value)
     where Key: RawBytesCodable {
-        self.commit(length: length, first: first, second: second, value)
+        self.commit(length: length < 0 ? 0 : length, first: first, second: second, value, keep: length >= 0)
+    }
+
+    /// Emits the key written where ``reserveKey(capacity:)`` said, `length` bytes long, whose first
+    /// sixteen bytes are `first` and `second` (little-endian, zero beyond the key's end), or drops it
+    /// when `keep` is false.
+    ///
+    /// The fastest way to filter keys: a dropped key is recorded like a kept one and skipped when the
+    /// batch is drained, so the decision to keep a key delays nothing that comes after it. (Dropping
+    /// it here instead would make where the next key goes depend on that decision, chaining every key
+    /// of a mapper's loop to the filter's latency.)
+    @inlinable @inline(__always)
+    public mutating func commitKey(length: Int, first: UInt64, second: UInt64, _ value: Value, keep: Bool)
+    where Key: RawBytesCodable {
+        self.commit(length: length, first: first, second: second, value, keep: keep)
     }
 
     @inlinable @inline(__always)
-    mutating func commit(length written: Int, first: UInt64, second: UInt64, _ value: Value) {
+    mutating func commit(length: Int, first: UInt64, second: UInt64, _ value: Value, keep: Bool) {
         let destination = UnsafeRawPointer(self.keys + self.keyBytes)
-        // Branch-free: a dropped key is recorded like a kept one, but not counted.
-        let kept = written >= 0 ? 1 : 0
-        let length = written < 0 ? 0 : written
         let hash = KeyWords.hash(first: first, second: second, key: destination, length: length)
         let count = self.count
         self.pending[count] = PendingKey(
@@ -169,10 +183,11 @@ public struct Emitter<Key: WireCodable, Value: WireCodable> {
             second: second,
             hash: hash,
             offset: UInt32(truncatingIfNeeded: self.keyBytes),
-            length: length
+            length: keep ? length : PendingKey.droppedLength
         )
-        if _isPOD(Value.self) || kept != 0 { (self.values + count).initialize(to: value) }
-        self.count = count &+ kept
+        (self.values + count).initialize(to: value)
+        self.count = count &+ 1
+        self.dropped &+= keep ? 0 : 1
         self.keyBytes &+= length
         self.prefetch.prefetch(hash: hash)
     }
@@ -191,7 +206,8 @@ public struct Emitter<Key: WireCodable, Value: WireCodable> {
     /// Hands every gathered pair to the engine.
     @usableFromInline
     mutating func drain() {
-        self._emittedCount &+= self.count
+        self._emittedCount &+= self.count &- self.dropped
+        self.dropped = 0
         self.batch.count = self.count
         self.batch.keyBytes = self.keyBytes
         self.target.drain(self.batch)
@@ -261,6 +277,12 @@ struct PendingKey {
         self.offset = offset
         self.length = UInt32(truncatingIfNeeded: length)
     }
+
+    /// The length that marks a dropped record, which a sink skips: no key is that long (keys live in
+    /// arenas addressed by 32-bit offsets).
+    @inlinable static var droppedLength: Int { Int(UInt32.max) }
+
+    @inlinable var isDropped: Bool { self.length == UInt32.max }
 }
 
 /// A batch of emitted pairs: keys in one arena, values in one buffer, nothing allocated per pair. The

@@ -74,6 +74,7 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
         var keys = table.keys
         for i in 0..<batch.count {
             let pending = batch.pending[i]
+            if pending.isDropped { continue }
             let length = Int(pending.length)
             let key = batch.keys + Int(pending.offset)
             if let payload = probe.find(
@@ -195,7 +196,7 @@ final class BufferingSink<P: Partitioner, Value: WireCodable> {
 
     @inlinable
     func drain(_ batch: EmitBatch<Value>) {
-        for i in 0..<batch.count {
+        for i in 0..<batch.count where !batch.pending[i].isDropped {
             let key = batch.key(at: i)
             let partition = self.configuration.partitioner.partition(
                 encodedKey: key,
