@@ -273,8 +273,10 @@ struct WordTokenizer: ~Copyable {
             let first = UInt64(bitPattern: _mm_cvtsi128_si64(kept))
             let second = UInt64(bitPattern: _mm_cvtsi128_si64(_mm_unpackhi_epi64(kept, kept)))
             let packed = UInt32(truncatingIfNeeded: first)
-            let stop = self.stopTable[Int((packed &* self.stopMultiplier) &>> 26)] == packed && length <= 4
-            output.commitKey(length: length, first: first, second: second, 1, keep: !stop)
+            let stop =
+                (self.stopTable[Int((packed &* self.stopMultiplier) &>> 26)] == packed ? 1 : 0)
+                & (length <= 4 ? 1 : 0)
+            output.commitKey(length: length, first: first, second: second, 1, keep: stop == 0)
             return
         }
         #endif
