@@ -1,3 +1,5 @@
+public import CMapReduceShims
+
 /// An open-addressing hash table of byte-string keys, each with a payload: the heart of map-side
 /// combining and reduce-side grouping.
 ///
@@ -110,6 +112,19 @@ final class KeyTable<Payload> {
             return UnsafeRawBufferPointer(start: self.keys + offset + 4, count: length)
         }
         return UnsafeRawBufferPointer(start: self.keys + offset, count: code - 1)
+    }
+
+    /// Asks for slot `slot`, and the bytes of the key in it once the slot is in cache, to be brought
+    /// close: for loops that visit slots in key order, which is random order in the table. Call it
+    /// for the slot `2 * distance` ahead with `stage` 0 and for the one `distance` ahead with `stage` 1.
+    @inlinable @inline(__always)
+    func prefetch(slot: Int, stage: Int) {
+        if stage == 0 {
+            mapreduce_prefetch(self.slots + slot)
+        } else {
+            let meta = self.slots[slot].meta
+            mapreduce_prefetch(self.keys + Int(truncatingIfNeeded: meta & 0xFFFF_FFFF))
+        }
     }
 
     /// The payload in slot `slot`.

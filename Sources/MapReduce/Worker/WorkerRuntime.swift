@@ -155,7 +155,9 @@ final class WorkerRuntime<J: MapReduceJob> {
         let run = try SpillWriter(path: runPath)
         var encoded = WireWriter(capacity: 64)
         let order = grouping.sortedSlots()
-        for slot in order {
+        for (index, slot) in order.enumerated() {
+            if index &+ 16 < order.count { grouping.prefetch(slot: Int(order[index &+ 16]), stage: 0) }
+            if index &+ 8 < order.count { grouping.prefetch(slot: Int(order[index &+ 8]), stage: 1) }
             let slot = Int(slot)
             let keyBytes = grouping.key(atSlot: slot)
             let key = try J.Key(encodedBytes: keyBytes)
@@ -285,6 +287,16 @@ struct ReduceGrouping<Value: WireCodable> {
     @inlinable
     func sortedSlots() -> [UInt32] {
         self.combining ? self.combined.sortedSlots() : self.lists.sortedSlots()
+    }
+
+    /// See ``KeyTable/prefetch(slot:stage:)``.
+    @inlinable @inline(__always)
+    func prefetch(slot: Int, stage: Int) {
+        if self.combining {
+            self.combined.prefetch(slot: slot, stage: stage)
+        } else {
+            self.lists.prefetch(slot: slot, stage: stage)
+        }
     }
 
     /// The key bytes in slot `slot`.
