@@ -1,0 +1,263 @@
+// The tasks a coordinator hands out and what workers report back: the payloads of the messages in
+// TaskMessages.swift.
+
+/// A byte range of one input file, to be mapped.
+@usableFromInline
+package struct InputSplit: MessagePart, Equatable {
+    /// Where the worker opens the file.
+    @usableFromInline package var path: String
+    /// How errors name the file.
+    @usableFromInline package var displayName: String
+    /// The file's size when the job started; a different size later means the file changed.
+    @usableFromInline package var fileSize: Int
+    /// The range; the worker moves both ends forward to line starts.
+    @usableFromInline package var start: Int
+    @usableFromInline package var end: Int
+
+    @usableFromInline package init(path: String, displayName: String, fileSize: Int, start: Int, end: Int) {
+        self.path = path
+        self.displayName = displayName
+        self.fileSize = fileSize
+        self.start = start
+        self.end = end
+    }
+
+    @usableFromInline package var byteCount: Int { self.end - self.start }
+
+    /// Two length prefixes and three integers.
+    @usableFromInline package static var minimumEncodedSize: Int { 5 }
+
+    package func encode(into writer: inout WireWriter) {
+        writer.writeLengthPrefixed(self.path)
+        writer.writeLengthPrefixed(self.displayName)
+        writer.writeVarint(self.fileSize)
+        writer.writeVarint(self.start)
+        writer.writeVarint(self.end)
+    }
+
+    @usableFromInline package init(decoding reader: inout WireReader) throws {
+        self.path = try reader.readLengthPrefixedString()
+        self.displayName = try reader.readLengthPrefixedString()
+        self.fileSize = try reader.readCount()
+        self.start = try reader.readCount()
+        self.end = try reader.readCount()
+        guard self.start <= self.end, self.end <= self.fileSize else {
+            throw MapReduceError(.protocolViolation, "an input split has the range \(self.start)..<\(self.end)")
+        }
+    }
+}
+
+/// A map task: some splits, mapped into the worker's table.
+@usableFromInline
+package struct MapTask: Sendable, Equatable {
+    @usableFromInline package var id: Int
+    @usableFromInline package var splits: [InputSplit]
+
+    @usableFromInline package init(id: Int, splits: [InputSplit]) {
+        self.id = id
+        self.splits = splits
+    }
+
+    @usableFromInline package var byteCount: Int { self.splits.reduce(0) { $0 + $1.byteCount } }
+
+    /// `path:offset` of the task's first byte, for error messages.
+    @usableFromInline package var firstInput: String {
+        guard let first = self.splits.first else { return "(no input)" }
+        return "\(first.displayName):\(first.start)"
+    }
+
+    package func encode(into writer: inout WireWriter) {
+        writer.writeVarint(self.id)
+        writer.writeParts(self.splits)
+    }
+
+    @usableFromInline package init(decoding reader: inout WireReader) throws {
+        self.id = try reader.readCount()
+        self.splits = try reader.readParts()
+    }
+}
+
+/// Where one partition's records are in a spill file.
+@usableFromInline
+package struct SpillSegment: MessagePart, Equatable {
+    @usableFromInline package var offset: Int
+    @usableFromInline package var length: Int
+    @usableFromInline package var keys: Int
+
+    @usableFromInline package init(offset: Int, length: Int, keys: Int) {
+        self.offset = offset
+        self.length = length
+        self.keys = keys
+    }
+
+    @usableFromInline package static var minimumEncodedSize: Int { 3 }
+
+    package func encode(into writer: inout WireWriter) {
+        writer.writeVarint(self.offset)
+        writer.writeVarint(self.length)
+        writer.writeVarint(self.keys)
+    }
+
+    @usableFromInline package init(decoding reader: inout WireReader) throws {
+        self.offset = try reader.readCount()
+        self.length = try reader.readCount()
+        self.keys = try reader.readCount()
+    }
+}
+
+/// A file of map output written by a worker: one segment per partition.
+@usableFromInline
+package struct Spill: MessagePart, Equatable {
+    @usableFromInline package var path: String
+    @usableFromInline package var segments: [SpillSegment]
+
+    @usableFromInline package init(path: String, segments: [SpillSegment]) {
+        self.path = path
+        self.segments = segments
+    }
+
+    @usableFromInline package var byteCount: Int { self.segments.reduce(0) { $0 + $1.length } }
+
+    /// A length prefix and a count.
+    @usableFromInline package static var minimumEncodedSize: Int { 2 }
+
+    package func encode(into writer: inout WireWriter) {
+        writer.writeLengthPrefixed(self.path)
+        writer.writeParts(self.segments)
+    }
+
+    @usableFromInline package init(decoding reader: inout WireReader) throws {
+        self.path = try reader.readLengthPrefixedString()
+        self.segments = try reader.readParts()
+    }
+}
+
+/// What a worker reports after a map task.
+@usableFromInline
+package struct MapTaskReport: Sendable, Equatable {
+    @usableFromInline package var taskID: Int
+    @usableFromInline package var bytes: Int
+    @usableFromInline package var records: Int
+    @usableFromInline package var elapsedNanoseconds: Int
+    /// Spills written since the last report; their presence commits every task done so far.
+    @usableFromInline package var spills: [Spill]
+
+    @usableFromInline package init(taskID: Int, bytes: Int, records: Int, elapsedNanoseconds: Int, spills: [Spill]) {
+        self.taskID = taskID
+        self.bytes = bytes
+        self.records = records
+        self.elapsedNanoseconds = elapsedNanoseconds
+        self.spills = spills
+    }
+
+    package func encode(into writer: inout WireWriter) {
+        writer.writeVarint(self.taskID)
+        writer.writeVarint(self.bytes)
+        writer.writeVarint(self.records)
+        writer.writeVarint(self.elapsedNanoseconds)
+        writer.writeParts(self.spills)
+    }
+
+    @usableFromInline package init(decoding reader: inout WireReader) throws {
+        self.taskID = try reader.readCount()
+        self.bytes = try reader.readCount()
+        self.records = try reader.readCount()
+        self.elapsedNanoseconds = try reader.readCount()
+        self.spills = try reader.readParts()
+    }
+}
+
+/// A reduce task: a range of partitions and the spill segments that hold them.
+@usableFromInline
+package struct ReduceTask: Sendable, Equatable {
+    @usableFromInline
+    package struct Input: MessagePart, Equatable {
+        @usableFromInline package var path: String
+        @usableFromInline package var offset: Int
+        @usableFromInline package var length: Int
+
+        @usableFromInline package init(path: String, offset: Int, length: Int) {
+            self.path = path
+            self.offset = offset
+            self.length = length
+        }
+
+        @usableFromInline package static var minimumEncodedSize: Int { 3 }
+
+        package func encode(into writer: inout WireWriter) {
+            writer.writeLengthPrefixed(self.path)
+            writer.writeVarint(self.offset)
+            writer.writeVarint(self.length)
+        }
+
+        @usableFromInline package init(decoding reader: inout WireReader) throws {
+            self.path = try reader.readLengthPrefixedString()
+            self.offset = try reader.readCount()
+            self.length = try reader.readCount()
+        }
+    }
+
+    @usableFromInline package var id: Int
+    @usableFromInline package var partitions: Range<Int>
+    @usableFromInline package var inputs: [Input]
+    @usableFromInline package var estimatedKeys: Int
+
+    @usableFromInline package init(id: Int, partitions: Range<Int>, inputs: [Input], estimatedKeys: Int) {
+        self.id = id
+        self.partitions = partitions
+        self.inputs = inputs
+        self.estimatedKeys = estimatedKeys
+    }
+
+    package func encode(into writer: inout WireWriter) {
+        writer.writeVarint(self.id)
+        writer.writeVarint(self.partitions.lowerBound)
+        writer.writeVarint(self.partitions.upperBound)
+        writer.writeVarint(self.estimatedKeys)
+        writer.writeParts(self.inputs)
+    }
+
+    @usableFromInline package init(decoding reader: inout WireReader) throws {
+        self.id = try reader.readCount()
+        let lower = try reader.readCount()
+        let upper = try reader.readCount()
+        guard lower <= upper else { throw MapReduceError(.protocolViolation, "a reduce task has an empty range") }
+        self.partitions = lower..<upper
+        self.estimatedKeys = try reader.readCount()
+        self.inputs = try reader.readParts()
+    }
+}
+
+/// What a worker reports after a reduce task: a run of outputs sorted by key.
+@usableFromInline
+package struct ReduceTaskReport: Sendable, Equatable {
+    @usableFromInline package var taskID: Int
+    @usableFromInline package var runPath: String
+    @usableFromInline package var keys: Int
+    @usableFromInline package var inputBytes: Int
+    @usableFromInline package var elapsedNanoseconds: Int
+
+    @usableFromInline package init(taskID: Int, runPath: String, keys: Int, inputBytes: Int, elapsedNanoseconds: Int) {
+        self.taskID = taskID
+        self.runPath = runPath
+        self.keys = keys
+        self.inputBytes = inputBytes
+        self.elapsedNanoseconds = elapsedNanoseconds
+    }
+
+    package func encode(into writer: inout WireWriter) {
+        writer.writeVarint(self.taskID)
+        writer.writeLengthPrefixed(self.runPath)
+        writer.writeVarint(self.keys)
+        writer.writeVarint(self.inputBytes)
+        writer.writeVarint(self.elapsedNanoseconds)
+    }
+
+    @usableFromInline package init(decoding reader: inout WireReader) throws {
+        self.taskID = try reader.readCount()
+        self.runPath = try reader.readLengthPrefixedString()
+        self.keys = try reader.readCount()
+        self.inputBytes = try reader.readCount()
+        self.elapsedNanoseconds = try reader.readCount()
+    }
+}
