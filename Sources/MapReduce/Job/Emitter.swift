@@ -7,9 +7,11 @@ public import CMapReduceShims
 /// a batch fills, the emitter prefetches the table slot each key will need, so that the hash table's cache
 /// misses overlap with the mapper's own work.
 ///
-/// The batch's counters and pointers live in the emitter itself rather than in the batch object: a
-/// mapper holds its emitter `inout`, which Swift guarantees no other reference aliases, so the compiler
-/// keeps them in registers across the mapper's stores into the key arena.
+/// The batch's counters and pointers live in the emitter itself rather than in the batch object, one
+/// indirection closer to the mapper's loop; a mapper holds its emitter `inout`, which Swift guarantees
+/// no other reference aliases, so the mapper's stores into the key arena do not force them to be
+/// read again. (They still live in memory, not registers, in word count's loop: there are more of them
+/// than free registers.)
 public struct Emitter<Key: WireCodable, Value: WireCodable> {
     /// Owns the memory; its counters are brought up to date before every drain.
     @usableFromInline let batch: EmitBatch<Value>
