@@ -1,3 +1,4 @@
+import CMapReduceShims
 import SystemPackage
 
 #if canImport(Glibc)
@@ -312,6 +313,12 @@ func allocateTableMemory(byteCount: Int) -> UnsafeMutableRawPointer {
     let memory = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: hugePage)
     _ = madvise(memory, byteCount, MADV_HUGEPAGE)
     return memory
+}
+
+/// The offset of the last `byte` in `count` bytes at `start`, with the C library's `memrchr`.
+func findLastByte(_ byte: UInt8, in start: UnsafeRawPointer, count: Int) -> Int? {
+    guard count > 0, let found = mapreduce_memrchr(start, Int32(byte), UInt(count)) else { return nil }
+    return UnsafeRawPointer(found) - start
 }
 
 /// The offset of the first `byte` in `count` bytes at `start`, with the C library's `memchr`.

@@ -95,7 +95,16 @@ struct WordCountReferenceTests {
         }
         line += Array(repeating: UInt8(ascii: "Q"), count: 2_000_000)
         try scratch.write("line.txt", line)
-        try self.expectIdentical([scratch.file("line.txt")], mapreduceFlags: ["--workers", "2", "--chunksize", "64K"])
+        // Long lines are cut into pieces that different workers count; one that starts with '..'
+        // after Unicode whitespace is skipped in every piece.
+        let skipped = Array("\u{3000} ..".utf8) + line.prefix(1_000_000) + Array("\r\nkept words\n".utf8)
+        try scratch.write("skipped.txt", skipped)
+        for chunksize in ["64K", "auto"] {
+            try self.expectIdentical(
+                [scratch.file("line.txt"), scratch.file("skipped.txt")],
+                mapreduceFlags: ["--workers", "2", "--chunksize", chunksize]
+            )
+        }
     }
 
     @Test("invalid UTF-8 read with --invalid-utf8 replace")

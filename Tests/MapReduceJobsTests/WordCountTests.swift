@@ -60,6 +60,47 @@ struct WordCountTests {
         #expect(!whole.isEmpty)
     }
 
+    /// Lines of about 100 KB, longer than ``LineScanner/longLine``, so tasks cut them: the
+    /// adversarial text with most line ends made spaces (its `..` line starts land in the middle of
+    /// lines, after whitespace), plus long lines that start with `..` after ASCII and Unicode
+    /// whitespace, and must be skipped whole.
+    static func longLines(seed: UInt64) -> [UInt8] {
+        var text = AdversarialCorpus.text(seed: seed, size: 500_000, unicode: true)
+        var kept = 0
+        for index in text.indices where text[index] == 0x0A || text[index] == 0x0D {
+            kept += 1
+            if kept % 1_500 != 0 { text[index] = 0x20 }
+        }
+        let skipped = Array("tail words counted\n  ..".utf8) + text[100_000..<220_000] + Array("\n".utf8)
+        let unicodeSkipped =
+            Array("\u{3000}\u{A0} ..".utf8) + text[300_000..<380_000] + Array("\r\nafter words counted\n".utf8)
+        return text + skipped + unicodeSkipped
+    }
+
+    @Test("long lines cut into pieces count the same at every chunk size", arguments: [997, 4096, 65_536, 100_003])
+    func longLinesCut(chunk: Int) async throws {
+        let text = Self.longLines(seed: 5)
+        let whole = try await self.count(text, chunk: 1 << 24)
+        #expect(whole["counted"] == 2)
+        #expect(try await self.count(text, chunk: chunk) == whole)
+    }
+
+    @Test("a long skipped line is checked as UTF-8 in every piece, as Python decodes it whole")
+    func longSkippedLineInvalid() async throws {
+        var line = Array("..".utf8) + Array(repeating: UInt8(ascii: "w"), count: 10) + [0x20]
+        for _ in 0..<30_000 { line += Array("word ".utf8) }
+        let bad = line.count
+        line += [0xC3, 0x20] + Array(repeating: UInt8(ascii: " "), count: 200) + Array("\nkept\n".utf8)
+        do {
+            _ = try await self.count(line, chunk: 4096)
+            Issue.record("expected an invalid UTF-8 error")
+        } catch let error as MapReduceError {
+            #expect(error.code == .invalidData)
+            #expect(error.message.contains("byte offset \(bad)"), "\(error)")
+        }
+        #expect(try await self.count(line, invalidUTF8: .replace, chunk: 4096) == ["kept": 1])
+    }
+
     @Test("invalid UTF-8: strict fails naming the offset, replace drops the damaged word")
     func invalid() async throws {
         let bytes = Array("fine wo".utf8) + [0xFF] + Array("rd again\n".utf8)

@@ -42,13 +42,56 @@ public protocol Mapper<Key, Value>: Sendable {
     mutating func map(_ record: RawSpan, into output: inout Emitter<Key, Value>) throws
 
     /// Called with a block of whole lines: the block starts at the start of a line and ends just after a line
-    /// terminator or at the end of the input. The default splits the block into records and calls
+    /// terminator or at the end of the input (or, for a mapper that names a ``recordCutByte``, just
+    /// before that byte in the middle of a record). The default splits the block into records and calls
     /// ``map(_:into:)`` for each.
     /// - Parameters:
     ///   - lines: The bytes of whole lines; valid only during the call.
     ///   - origin: The input and offset of the block's first byte, for error messages.
     ///   - output: Where to emit key/value pairs.
     mutating func map(lines: RawSpan, at origin: InputOrigin, into output: inout Emitter<Key, Value>) throws
+
+    /// A byte at which a record may be cut, so that several workers map one enormous record (a file
+    /// that is a single line, say) in pieces; nil, the default, keeps every record whole, so one task
+    /// maps it however long it is.
+    ///
+    /// A mapper that names a byte promises that mapping a record in pieces cut just before that byte,
+    /// with ``map(piece:after:at:into:)``, emits the same pairs as mapping it whole. Word count names
+    /// the space: no word contains one.
+    static var recordCutByte: UInt8? { get }
+
+    /// Called with whole lines like ``map(lines:at:into:)``, except that the first line is the rest
+    /// of a record cut at ``recordCutByte``: `piece` starts with that byte, and `before` is the
+    /// record's beginning, up to the cut, which another task maps. Only mappers that name a cut byte
+    /// are called this way. The default maps `piece` as if it were whole lines.
+    /// - Parameters:
+    ///   - piece: From the cut to the end of the task's range (one or more lines).
+    ///   - before: The record's bytes before the cut, for context only; they lie in memory just
+    ///     before `piece` and are valid only during the call.
+    ///   - origin: The input and offset of the first byte of `piece`.
+    ///   - output: Where to emit key/value pairs.
+    mutating func map(
+        piece: RawSpan,
+        after before: RawSpan,
+        at origin: InputOrigin,
+        into output: inout Emitter<Key, Value>
+    ) throws
+}
+
+extension Mapper {
+    /// Records stay whole.
+    public static var recordCutByte: UInt8? { nil }
+
+    /// Maps `piece` as whole lines.
+    @inlinable
+    public mutating func map(
+        piece: RawSpan,
+        after before: RawSpan,
+        at origin: InputOrigin,
+        into output: inout Emitter<Key, Value>
+    ) throws {
+        try self.map(lines: piece, at: origin, into: &output)
+    }
 }
 
 extension Mapper {
@@ -133,6 +176,72 @@ public enum LineScanner {
             return terminator + 2
         }
         return terminator + 1
+    }
+
+    /// Lines are cut only where at least this many bytes of the line follow: a line shorter than this
+    /// is never cut, and no piece of a cut line ends within this distance of the line's end.
+    @usableFromInline package static var longLine: Int { 64 << 10 }
+
+    /// The first position at or after `position` where a piece may begin when records may be cut just
+    /// before `cut`: a line start, or a cut byte followed by at least ``longLine`` bytes of its line
+    /// (`midRecord`). Being such a position depends on the position alone, so a range's end and the
+    /// next range's start always agree. Nil if the answer is at or past `limit`; scans no further than
+    /// `limit` plus ``longLine`` bytes (or the first cut byte plus ``longLine``).
+    @usableFromInline
+    package static func boundary(
+        _ bytes: UnsafeRawBufferPointer,
+        atOrAfter position: Int,
+        cut: UInt8,
+        limit: Int
+    ) -> (position: Int, midRecord: Bool)? {
+        let limit = min(limit, bytes.count)
+        guard position < limit, let base = bytes.baseAddress else { return nil }
+        if isLineStart(bytes, at: position) { return (position, false) }
+        func lineStartAfter(_ terminator: Int) -> (position: Int, midRecord: Bool)? {
+            let next = lineStart(after: terminator, in: bytes)
+            return next < limit ? (next, false) : nil
+        }
+        // A line that ends this close: no cut byte before its end qualifies.
+        let near = min(bytes.count, position + longLine)
+        if let terminator = firstTerminator(bytes, from: position, to: near) { return lineStartAfter(terminator) }
+        guard let cutAt = findByte(cut, in: base + position, count: limit - position).map({ $0 + position }) else {
+            return firstTerminator(bytes, from: near, to: max(near, limit)).flatMap(lineStartAfter)
+        }
+        // The first cut byte qualifies unless a line ends within `longLine` after it (or before it).
+        if let terminator = firstTerminator(bytes, from: near, to: max(near, min(bytes.count, cutAt + longLine))) {
+            return lineStartAfter(terminator)
+        }
+        return (cutAt, true)
+    }
+
+    /// Where a task's range `start..<end` begins when records may be cut just before `cut` (see
+    /// ``boundary(_:atOrAfter:cut:limit:)``), or nil if it owns no piece.
+    @usableFromInline
+    static func pieceStart(
+        _ bytes: UnsafeRawBufferPointer,
+        from start: Int,
+        before end: Int,
+        cut: UInt8
+    ) -> (position: Int, midRecord: Bool)? {
+        self.boundary(bytes, atOrAfter: start, cut: cut, limit: end)
+    }
+
+    /// Where a task's range that ends at `position` stops when records may be cut just before `cut`:
+    /// where the next range's piece begins.
+    @usableFromInline
+    static func pieceEnd(_ bytes: UnsafeRawBufferPointer, atOrAfter position: Int, cut: UInt8) -> Int {
+        self.boundary(bytes, atOrAfter: position, cut: cut, limit: bytes.count)?.position ?? bytes.count
+    }
+
+    /// Where the line holding `position` starts, looking back no further than `floor` (returned if no
+    /// line ends in `floor..<position`).
+    @usableFromInline
+    static func lineStart(before position: Int, in bytes: UnsafeRawBufferPointer, floor: Int) -> Int {
+        guard position > floor, let base = bytes.baseAddress else { return floor }
+        let newline = findLastByte(0x0A, in: base + floor, count: position - floor)
+        let carriageReturn = findLastByte(0x0D, in: base + floor, count: position - floor)
+        guard let last = max(newline ?? -1, carriageReturn ?? -1) as Int?, last >= 0 else { return floor }
+        return floor + last + 1
     }
 
     /// The first `\n` or `\r` in `from..<to`, found with the C library's vectorized `memchr`.

@@ -14,6 +14,8 @@ final class WorkerRuntime<J: MapReduceJob> {
     @usableFromInline var emitter: Emitter<J.Key, J.Value>
     @usableFromInline var currentFile: MappedFile?
     @usableFromInline var reducer: J.JobReducer?
+    /// The start of the last long line a piece was mapped from (see ``recordStart(in:before:)``).
+    @usableFromInline var lineStartCache: LineStartCache?
 
     @inlinable
     init(job: J, hello: WorkerHello, processID: Int) throws {
@@ -62,15 +64,45 @@ final class WorkerRuntime<J: MapReduceJob> {
         for split in task.splits {
             let file = try self.mappedFile(for: split)
             let whole = file.bytes
-            // The split owns the lines that start inside it; the last one may run past its end.
-            guard let start = LineScanner.firstLineStart(whole, from: split.start, before: split.end) else { continue }
-            let end = split.end >= whole.count ? whole.count : LineScanner.nextLineStart(whole, atOrAfter: split.end)
+            // The split owns the lines that start inside it; the last one may run past its end. A mapper
+            // that lets records be cut also owns the pieces of long lines that start inside it.
+            let start: Int
+            let end: Int
+            var recordStart: Int?
+            if let cut = J.JobMapper.recordCutByte {
+                guard
+                    let (position, midRecord) = LineScanner.pieceStart(
+                        whole,
+                        from: split.start,
+                        before: split.end,
+                        cut: cut
+                    )
+                else { continue }
+                start = position
+                end = LineScanner.pieceEnd(whole, atOrAfter: split.end, cut: cut)
+                if midRecord { recordStart = self.recordStart(in: file, before: start) }
+            } else {
+                guard let position = LineScanner.firstLineStart(whole, from: split.start, before: split.end) else {
+                    continue
+                }
+                start = position
+                end = split.end >= whole.count ? whole.count : LineScanner.nextLineStart(whole, atOrAfter: split.end)
+            }
             FaultInjection.beforeMapping(split.displayName)
             file.willNeed(start..<end)
             let lines = UnsafeRawBufferPointer(rebasing: whole[start..<end])
             let origin = InputOrigin(path: split.displayName, offset: start)
             do {
-                try self.mapper.map(lines: RawSpan(_unsafeBytes: lines), at: origin, into: &self.emitter)
+                if let recordStart {
+                    try self.mapper.map(
+                        piece: RawSpan(_unsafeBytes: lines),
+                        after: RawSpan(_unsafeBytes: UnsafeRawBufferPointer(rebasing: whole[recordStart..<start])),
+                        at: origin,
+                        into: &self.emitter
+                    )
+                } else {
+                    try self.mapper.map(lines: RawSpan(_unsafeBytes: lines), at: origin, into: &self.emitter)
+                }
             } catch let error as MapReduceError {
                 throw error
             } catch {
@@ -94,6 +126,24 @@ final class WorkerRuntime<J: MapReduceJob> {
             elapsedNanoseconds: monotonicNanoseconds() - started,
             spills: try self.spills.takeSpills()
         )
+    }
+
+    /// Where the line holding `position` starts. Pieces of one long line come one after another, so
+    /// the answer is remembered with how far it is known to hold: each byte of a line is looked at
+    /// once per worker, however many pieces the line is cut into.
+    @inlinable
+    func recordStart(in file: MappedFile, before position: Int) -> Int {
+        var floor = 0
+        var known = 0
+        if let cached = self.lineStartCache, cached.path == file.path, cached.lineStart <= position {
+            if position <= cached.checkedTo { return cached.lineStart }
+            floor = cached.checkedTo
+            known = cached.lineStart
+        }
+        let found = LineScanner.lineStart(before: position, in: file.bytes, floor: floor)
+        let lineStart = found > floor ? found : known
+        self.lineStartCache = LineStartCache(path: file.path, lineStart: lineStart, checkedTo: position)
+        return lineStart
     }
 
     @inlinable
@@ -181,6 +231,21 @@ final class WorkerRuntime<J: MapReduceJob> {
             inputBytes: inputBytes,
             elapsedNanoseconds: monotonicNanoseconds() - started
         )
+    }
+}
+
+/// Where a line of a file starts, and the last position it is known to hold for: no line ends in
+/// `lineStart..<checkedTo`.
+@usableFromInline
+struct LineStartCache {
+    @usableFromInline let path: String
+    @usableFromInline let lineStart: Int
+    @usableFromInline let checkedTo: Int
+
+    @usableFromInline init(path: String, lineStart: Int, checkedTo: Int) {
+        self.path = path
+        self.lineStart = lineStart
+        self.checkedTo = checkedTo
     }
 }
 

@@ -193,6 +193,25 @@ enum UnicodeWords {
     /// Whether only whitespace (Python's `isspace()`) lies between the start of the line and `position`:
     /// Python's `line.lstrip()` rule. Scans backward and stops at the first character that is not
     /// whitespace, so it costs the length of that whitespace, not of the line.
+    /// The offset of the first character in `from..<to` that is not whitespace (`str.isspace()`), or
+    /// `to`; a byte that does not decode counts as not whitespace.
+    static func firstNonWhitespace(_ bytes: UnsafeRawPointer, from start: Int, to end: Int) -> Int {
+        var i = start
+        while i < end {
+            let byte = bytes.load(fromByteOffset: i, as: UInt8.self)
+            if byte < 0x80 {
+                guard flags(UInt32(byte)) & UnicodeTables.space != 0 else { return i }
+                i += 1
+                continue
+            }
+            guard let (scalar, length) = decode(bytes, i, end), flags(scalar) & UnicodeTables.space != 0 else {
+                return i
+            }
+            i += length
+        }
+        return end
+    }
+
     static func onlyWhitespaceBefore(_ bytes: UnsafeRawPointer, position: Int, floor: Int) -> Bool {
         var end = position
         while end > floor {

@@ -73,6 +73,34 @@ public struct WordCountMapper: Mapper {
         }
     }
 
+    /// A line may be cut before a space: no word contains one.
+    public static var recordCutByte: UInt8? { 0x20 }
+
+    public mutating func map(
+        piece: RawSpan,
+        after before: RawSpan,
+        at origin: InputOrigin,
+        into output: inout Emitter<ByteString, Int>
+    ) throws {
+        try before.withUnsafeBytes { head in
+            try piece.withUnsafeBytes { rest in
+                guard let start = head.baseAddress, head.count > 0 else {
+                    try self.storage.tokenizer.tokenize(rest, origin: origin, into: &output)
+                    return
+                }
+                // `before` ends where `piece` starts: one buffer from the line's start.
+                precondition(start + head.count == rest.baseAddress, "a piece must follow its line's beginning")
+                let line = UnsafeRawBufferPointer(start: start, count: head.count + rest.count)
+                try self.storage.tokenizer.tokenize(
+                    line,
+                    from: head.count,
+                    origin: origin.advanced(by: -head.count),
+                    into: &output
+                )
+            }
+        }
+    }
+
     public mutating func map(_ record: RawSpan, into output: inout Emitter<ByteString, Int>) throws {
         try self.map(lines: record, at: InputOrigin(path: "<record>", offset: 0), into: &output)
     }

@@ -162,10 +162,33 @@ struct WordTokenizer: ~Copyable {
     /// stopped inlining the emitter into it.
     /// - Throws: ``MapReduceError`` with code `invalidData` on invalid UTF-8 when strict.
     @inline(never)
-    mutating func tokenize(_ buffer: UnsafeRawBufferPointer, origin: InputOrigin, into output: inout Output) throws {
-        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+    /// - Parameters:
+    ///   - buffer: Whole lines, or, when `skip` is not 0, a line's beginning (context only) followed by
+    ///     the rest of that line and whole lines.
+    ///   - skip: Where counting starts: 0, or the offset of a cut in the buffer's first line, which
+    ///     starts with a space (a word never spans one).
+    ///   - origin: The input and offset of the buffer's first byte.
+    mutating func tokenize(
+        _ buffer: UnsafeRawBufferPointer,
+        from skip: Int = 0,
+        origin: InputOrigin,
+        into output: inout Output
+    ) throws {
+        guard let base = buffer.baseAddress, buffer.count > skip else { return }
         let count = buffer.count
         var scan = ScanState()
+        if skip > 0 {
+            scan.position = skip
+            // The line started before the cut: if it started with '..', the rest of it is skipped too.
+            // (A '..' that comes after the cut, with only whitespace before it, is found by the scan,
+            // which looks back past the cut to the line's start.)
+            let head = UnicodeWords.firstNonWhitespace(base, from: 0, to: skip)
+            if head + 1 < skip && base.load(fromByteOffset: head, as: UInt8.self) == 0x2E
+                && base.load(fromByteOffset: head + 1, as: UInt8.self) == 0x2E
+            {
+                scan.position = try self.skipLine(base, from: skip, count: count, origin: origin)
+            }
+        }
         // Whole blocks, with one byte beyond readable for the `..` check across the boundary.
         while scan.position &+ 64 < count {
             let masks = BlockMasks(base + scan.position)
