@@ -59,13 +59,8 @@ final class RunReader {
             self.output = UnsafeRawBufferPointer(start: self.buffer + position, count: outputLength)
             self.start = position + outputLength
         }
-        if self.key.count >= 8 {
-            self.prefix = UInt64(bigEndian: self.key.baseAddress!.loadUnaligned(as: UInt64.self))
-        } else {
-            var prefix: UInt64 = 0
-            for index in 0..<self.key.count { prefix |= UInt64(self.key[index]) << UInt64(56 - 8 * index) }
-            self.prefix = prefix
-        }
+        // The first eight bytes little-endian and zero-padded, byte-swapped: integer order is byte order.
+        self.prefix = self.key.baseAddress.map { KeyWords.word(of: $0, length: keyLength, at: 0).byteSwapped } ?? 0
         return true
     }
 

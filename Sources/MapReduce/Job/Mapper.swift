@@ -214,18 +214,6 @@ public enum LineScanner {
         return (cutAt, true)
     }
 
-    /// Where a task's range `start..<end` begins when records may be cut just before `cut` (see
-    /// ``boundary(_:atOrAfter:cut:limit:)``), or nil if it owns no piece.
-    @usableFromInline
-    static func pieceStart(
-        _ bytes: UnsafeRawBufferPointer,
-        from start: Int,
-        before end: Int,
-        cut: UInt8
-    ) -> (position: Int, midRecord: Bool)? {
-        self.boundary(bytes, atOrAfter: start, cut: cut, limit: end)
-    }
-
     /// Where a task's range that ends at `position` stops when records may be cut just before `cut`:
     /// where the next range's piece begins.
     @usableFromInline
@@ -240,8 +228,8 @@ public enum LineScanner {
         guard position > floor, let base = bytes.baseAddress else { return floor }
         let newline = findLastByte(0x0A, in: base + floor, count: position - floor)
         let carriageReturn = findLastByte(0x0D, in: base + floor, count: position - floor)
-        guard let last = max(newline ?? -1, carriageReturn ?? -1) as Int?, last >= 0 else { return floor }
-        return floor + last + 1
+        let last = max(newline ?? -1, carriageReturn ?? -1)
+        return last >= 0 ? floor + last + 1 : floor
     }
 
     /// The first `\n` or `\r` in `from..<to`, found with the C library's vectorized `memchr`.

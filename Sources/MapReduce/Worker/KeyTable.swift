@@ -114,15 +114,14 @@ final class KeyTable<Payload> {
         return UnsafeRawBufferPointer(start: self.keys + offset, count: code - 1)
     }
 
-    /// Asks for slot `slot`, and the bytes of the key in it once the slot is in cache, to be brought
-    /// close: for loops that visit slots in key order, which is random order in the table. Call it
-    /// for the slot `2 * distance` ahead with `stage` 0 and for the one `distance` ahead with `stage` 1.
+    /// For loops that visit slots in an order that is random in the table (by key, by partition):
+    /// asks for the slot sixteen places after `index` in `order`, and for the key bytes of the one
+    /// eight places after it, whose slot an earlier call asked for.
     @inlinable @inline(__always)
-    func prefetch(slot: Int, stage: Int) {
-        if stage == 0 {
-            mapreduce_prefetch(self.slots + slot)
-        } else {
-            let meta = self.slots[slot].meta
+    func prefetch(ahead index: Int, in order: [UInt32]) {
+        if index &+ 16 < order.count { mapreduce_prefetch(self.slots + Int(order[index &+ 16])) }
+        if index &+ 8 < order.count {
+            let meta = self.slots[Int(order[index &+ 8])].meta
             mapreduce_prefetch(self.keys + Int(truncatingIfNeeded: meta & 0xFFFF_FFFF))
         }
     }

@@ -153,8 +153,7 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
         var position = 0
         for p in 0..<partitions {
             while position < starts[p + 1] {
-                if position &+ 16 < order.count { table.prefetch(slot: Int(order[position &+ 16]), stage: 0) }
-                if position &+ 8 < order.count { table.prefetch(slot: Int(order[position &+ 8]), stage: 1) }
+                table.prefetch(ahead: position, in: order)
                 let slot = Int(order[position])
                 encoded.removeAll()
                 table.payload(atSlot: slot).pointee.encode(into: &encoded)

@@ -71,11 +71,11 @@ final class WorkerRuntime<J: MapReduceJob> {
             var recordStart: Int?
             if let cut = J.JobMapper.recordCutByte {
                 guard
-                    let (position, midRecord) = LineScanner.pieceStart(
+                    let (position, midRecord) = LineScanner.boundary(
                         whole,
-                        from: split.start,
-                        before: split.end,
-                        cut: cut
+                        atOrAfter: split.start,
+                        cut: cut,
+                        limit: split.end
                     )
                 else { continue }
                 start = position
@@ -206,8 +206,7 @@ final class WorkerRuntime<J: MapReduceJob> {
         var encoded = WireWriter(capacity: 64)
         let order = grouping.sortedSlots()
         for (index, slot) in order.enumerated() {
-            if index &+ 16 < order.count { grouping.prefetch(slot: Int(order[index &+ 16]), stage: 0) }
-            if index &+ 8 < order.count { grouping.prefetch(slot: Int(order[index &+ 8]), stage: 1) }
+            grouping.prefetch(ahead: index, in: order)
             let slot = Int(slot)
             let keyBytes = grouping.key(atSlot: slot)
             let key = try J.Key(encodedBytes: keyBytes)
@@ -354,13 +353,13 @@ struct ReduceGrouping<Value: WireCodable> {
         self.combining ? self.combined.sortedSlots() : self.lists.sortedSlots()
     }
 
-    /// See ``KeyTable/prefetch(slot:stage:)``.
+    /// See ``KeyTable/prefetch(ahead:in:)``.
     @inlinable @inline(__always)
-    func prefetch(slot: Int, stage: Int) {
+    func prefetch(ahead index: Int, in order: [UInt32]) {
         if self.combining {
-            self.combined.prefetch(slot: slot, stage: stage)
+            self.combined.prefetch(ahead: index, in: order)
         } else {
-            self.lists.prefetch(slot: slot, stage: stage)
+            self.lists.prefetch(ahead: index, in: order)
         }
     }
 
