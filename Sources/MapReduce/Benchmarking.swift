@@ -13,6 +13,7 @@ public enum EngineBenchmarks {
             partitioner: job.partitioner,
             partitions: 64,
             memoryBudget: Int.max,
+            keepsKey: { [mapper] in mapper.keepsKey(RawSpan(_unsafeBytes: $0)) },
             namer: WorkFileNamer(directory: "/nonexistent", workerIndex: 0, processID: 0)
         )
         let sink = CombiningSink(combiner: combiner, configuration: configuration)

@@ -119,6 +119,34 @@ struct EvenWords: MapReduceJob {
     init(decoding reader: inout WireReader) throws { self.combining = try reader.readByte() == 1 }
 }
 
+/// Emits every word; its key filter keeps the words that start with `x` from leaving the map side.
+struct WordsWithoutX: MapReduceJob {
+    static let name = "words-without-x"
+    var combining: Bool
+
+    struct Map: Mapper {
+        mutating func map(_ line: RawSpan, into output: inout Emitter<ByteString, Int>) throws {
+            line.withUnsafeBytes { bytes in
+                for word in bytes.split(separator: UInt8(ascii: " ")) {
+                    output.emit(keyBytes: UnsafeRawBufferPointer(rebasing: word), 1)
+                }
+            }
+        }
+
+        func keepsKey(_ key: RawSpan) -> Bool {
+            key.withUnsafeBytes { $0.first != UInt8(ascii: "x") }
+        }
+    }
+
+    func makeMapper() -> Map { Map() }
+    func makeCombiner() -> SumCombiner<Int>? { self.combining ? SumCombiner() : nil }
+    func makeReducer() -> SumReducer<ByteString, Int> { SumReducer() }
+
+    init(combining: Bool) { self.combining = combining }
+    func encode(into writer: inout WireWriter) { writer.write(self.combining ? 1 : 0) }
+    init(decoding reader: inout WireReader) throws { self.combining = try reader.readByte() == 1 }
+}
+
 @Suite("Jobs run in process")
 struct ExampleJobTests {
     let engine = MapReduceEngine(configuration: .init(execution: .inProcess, mapChunkSize: .fixed(64)))
@@ -170,6 +198,21 @@ struct ExampleJobTests {
         }
         #expect(result == ["ab": 500, "abcd": 500, "abcdefghijklmnopqrstuvwxyz0123": 500, "yz": 500])
         #expect(statistics.pairsEmitted == 2_000)
+    }
+
+    @Test("keys the mapper's filter rejects never arrive, but count as emitted", arguments: [true, false])
+    func filteredKeys(combining: Bool) async throws {
+        let scratch = try TemporaryDirectory("filtered")
+        defer { scratch.remove() }
+        let line = "x xa a b xyzxyzxyzxyzxyzxyzxyz b abcdefghijklmnopqrstuvwxyz"
+        try scratch.write("in.txt", Array(repeating: line, count: 300).joined(separator: "\n"))
+        var result: [String: Int] = [:]
+        let statistics = try await self.engine.run(WordsWithoutX(combining: combining), inputs: [.path(scratch.path)]) {
+            result[$0.description] = $1
+        }
+        #expect(result == ["a": 300, "b": 600, "abcdefghijklmnopqrstuvwxyz": 300])
+        #expect(statistics.pairsEmitted == 2_100)
+        #expect(statistics.outputKeys == 3)
     }
 
     @Test("integer keys come out in numeric order, negatives first")

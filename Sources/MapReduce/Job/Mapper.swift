@@ -76,11 +76,26 @@ public protocol Mapper<Key, Value>: Sendable {
         at origin: InputOrigin,
         into output: inout Emitter<Key, Value>
     ) throws
+
+    /// Whether pairs with this key leave the map side: a filter on the keys the mapper emits, which the
+    /// engine applies after map-side combining, once per distinct key each time the combined table is
+    /// written out (and, for a job without a combiner, once per pair). The default keeps every key.
+    ///
+    /// Filtering here rather than in ``map(_:into:)`` pays when the keys to drop are the frequent ones,
+    /// as stop words are in word count: each of their pairs then costs a table update, whose slot stays
+    /// in the cache, instead of a test in the mapper's loop. The answer must depend on the key's bytes
+    /// alone.
+    /// - Parameter key: The key's encoded bytes (for ``ByteString`` keys, the bytes themselves).
+    func keepsKey(_ key: RawSpan) -> Bool
 }
 
 extension Mapper {
     /// Records stay whole.
     public static var recordCutByte: UInt8? { nil }
+
+    /// Keeps every key.
+    @inlinable
+    public func keepsKey(_ key: RawSpan) -> Bool { true }
 
     /// Maps `piece` as whole lines.
     @inlinable

@@ -5,6 +5,8 @@ final class SpillConfiguration<P: Partitioner> {
     @usableFromInline let partitioner: P
     @usableFromInline let partitions: Int
     @usableFromInline let memoryBudget: Int
+    /// The mapper's ``Mapper/keepsKey(_:)``: keys it rejects are left out of spills.
+    @usableFromInline let keepsKey: (UnsafeRawBufferPointer) -> Bool
     @usableFromInline @exclusivity(unchecked) var namer: WorkFileNamer
     /// Spills written since the last report to the coordinator.
     @usableFromInline @exclusivity(unchecked) var unreported: [Spill] = []
@@ -12,10 +14,17 @@ final class SpillConfiguration<P: Partitioner> {
     @usableFromInline @exclusivity(unchecked) var pendingError: (any Error)?
 
     @usableFromInline
-    init(partitioner: P, partitions: Int, memoryBudget: Int, namer: WorkFileNamer) {
+    init(
+        partitioner: P,
+        partitions: Int,
+        memoryBudget: Int,
+        keepsKey: @escaping (UnsafeRawBufferPointer) -> Bool,
+        namer: WorkFileNamer
+    ) {
         self.partitioner = partitioner
         self.partitions = partitions
         self.memoryBudget = memoryBudget
+        self.keepsKey = keepsKey
         self.namer = namer
     }
 
@@ -126,9 +135,13 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
         guard table.count > 0 else { return }
         let configuration = self.configuration
         let partitions = configuration.partitions
+        // Counting sort by partition of the occupied slots whose keys the mapper keeps.
+        let slots = table.occupiedSlots().filter { configuration.keepsKey(table.key(atSlot: Int($0))) }
+        guard !slots.isEmpty else {
+            table.removeAll()
+            return
+        }
         let writer = try SpillWriter(path: configuration.namer.next("spill"))
-        // Counting sort of the occupied slots by partition.
-        let slots = table.occupiedSlots()
         var partitionOf = [UInt32](repeating: 0, count: slots.count)
         var starts = [Int](repeating: 0, count: partitions + 1)
         for (index, slot) in slots.enumerated() {
@@ -199,6 +212,7 @@ final class BufferingSink<P: Partitioner, Value: WireCodable> {
     func drain(_ batch: EmitBatch<Value>) {
         for i in 0..<batch.count where !batch.pending[i].isDropped {
             let key = batch.key(at: i)
+            guard self.configuration.keepsKey(key) else { continue }
             let partition = self.configuration.partitioner.partition(
                 encodedKey: key,
                 hash: KeyHash.hash(key),

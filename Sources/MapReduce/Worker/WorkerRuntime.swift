@@ -20,12 +20,14 @@ final class WorkerRuntime<J: MapReduceJob> {
     @inlinable
     init(job: J, hello: WorkerHello, processID: Int) throws {
         self.job = job
-        self.mapper = try job.makeMapper()
+        let mapper = try job.makeMapper()
+        self.mapper = mapper
         self.combiner = job.makeCombiner()
         self.spills = SpillConfiguration(
             partitioner: job.partitioner,
             partitions: max(1, hello.partitions),
             memoryBudget: max(1 << 20, hello.memoryBudget),
+            keepsKey: { mapper.keepsKey(RawSpan(_unsafeBytes: $0)) },
             namer: WorkFileNamer(directory: hello.workDirectory, workerIndex: hello.workerIndex, processID: processID)
         )
         let target: EmitTarget<J.Value>

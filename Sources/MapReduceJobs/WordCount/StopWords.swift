@@ -37,4 +37,12 @@ struct StopWords: Sendable {
             multiplier &+= 2
         }
     }
+
+    /// Whether `word`, lowercased UTF-8, is a stop word.
+    func contains(_ word: UnsafeRawBufferPointer) -> Bool {
+        guard (1...4).contains(word.count) else { return false }
+        var packed: UInt32 = 0
+        for (i, byte) in word.enumerated() { packed |= UInt32(byte) << UInt32(8 * i) }
+        return self.table[Int((packed &* self.multiplier) >> 26)] == packed
+    }
 }

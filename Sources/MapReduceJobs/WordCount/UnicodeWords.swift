@@ -138,7 +138,7 @@ enum UnicodeWords {
     }
 
     /// Lowercases one whitespace-free word as Python's `str.lower()` does and emits it if every resulting
-    /// character is a letter (`str.isalpha()`); stop words are checked by the caller's `emit`.
+    /// character is a letter (`str.isalpha()`); stop words are left to the mapper's key filter.
     static func word(
         _ scalars: UnsafeMutablePointer<UInt32>,
         _ count: Int,

@@ -61,9 +61,17 @@ public struct WordCountMapper: Mapper {
     public typealias Value = Int
 
     let storage: TokenizerBox
+    let stopWords = StopWords()
 
     init(strict: Bool) {
         self.storage = TokenizerBox(strict: strict)
+    }
+
+    /// Stop words are emitted like any other word and dropped here, after combining: they are the most
+    /// frequent words, so counting them costs a table update whose slot stays in the cache, where a
+    /// test in the tokenizer's loop cost every word.
+    public func keepsKey(_ key: RawSpan) -> Bool {
+        key.withUnsafeBytes { !self.stopWords.contains($0) }
     }
 
     public mutating func map(lines: RawSpan, at origin: InputOrigin, into output: inout Emitter<ByteString, Int>) throws

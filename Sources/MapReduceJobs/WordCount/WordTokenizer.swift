@@ -87,17 +87,16 @@ struct ScanState {
 ///
 /// The input is classified 64 bytes at a time into bit masks; tokens are the runs of non-separator
 /// bytes, walked with `trailingZeroBitCount`. A token of ASCII letters only is lowercased with one SIMD
-/// `or`, written straight into the emitter's key buffer, and dropped there without a branch if it is a
-/// stop word; a token with a digit or control byte is dropped (it cannot pass `isalpha()`); a token with
-/// non-ASCII bytes goes to ``UnicodeWords``, which is exact. A line whose first non-whitespace characters
-/// are `..` is skipped; only blocks that contain `..` pay for that check. The common path has no
-/// unpredictable branch per token but the loop's own.
+/// `or` and written straight into the emitter's key buffer; a token with a digit or control byte is
+/// dropped (it cannot pass `isalpha()`); a token with non-ASCII bytes goes to ``UnicodeWords``, which is
+/// exact. Stop words are emitted like any word and left out after combining (see
+/// ``WordCountMapper/keepsKey(_:)``). A line whose first non-whitespace characters are `..` is skipped;
+/// only blocks that contain `..` pay for that check. The common path has no unpredictable branch per
+/// token but the loop's own.
 struct WordTokenizer: ~Copyable {
     typealias Output = Emitter<ByteString, Int>
 
     let strict: Bool
-    let stopMultiplier: UInt32
-    let stopTable: UnsafeMutablePointer<UInt32>
     /// For each length 0...16, a 16-byte mask keeping that many leading bytes.
     let lengthMasks: UnsafeMutableRawPointer
     /// Scratch space of the Unicode path; grown for long tokens.
@@ -108,10 +107,6 @@ struct WordTokenizer: ~Copyable {
 
     init(strict: Bool) {
         self.strict = strict
-        let stopWords = StopWords()
-        self.stopMultiplier = stopWords.multiplier
-        self.stopTable = .allocate(capacity: stopWords.table.count)
-        self.stopTable.initialize(from: stopWords.table, count: stopWords.table.count)
         self.lengthMasks = .allocate(byteCount: 17 * 16, alignment: 16)
         for length in 0...16 {
             for byte in 0..<16 {
@@ -129,7 +124,6 @@ struct WordTokenizer: ~Copyable {
     }
 
     deinit {
-        self.stopTable.deallocate()
         self.lengthMasks.deallocate()
         self.scratch.deallocate()
         self.scalars.deallocate()
@@ -148,12 +142,6 @@ struct WordTokenizer: ~Copyable {
     @inline(__always)
     static func isBlank(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x09 || byte == 0x0B || byte == 0x0C || (byte >= 0x1C && byte <= 0x1F)
-    }
-
-    /// Whether the lowercased word packed little-endian into `packed` (at most four bytes) is a stop word.
-    @inline(__always)
-    func isStopWord(_ packed: UInt32) -> Bool {
-        self.stopTable[Int((packed &* self.stopMultiplier) >> 26)] == packed
     }
 
     /// Counts the words of whole lines.
@@ -287,19 +275,14 @@ struct WordTokenizer: ~Copyable {
                 _mm_set1_epi8(0x20)
             )
             _mm_storeu_si128(destination.assumingMemoryBound(to: __m128i_u.self), lowered)
-            // The word's bytes, zero beyond its end, as two words: the emitter's key prefix, and for
-            // words of at most four letters the stop-word candidate.
+            // The word's bytes, zero beyond its end, as the emitter's two-word key prefix.
             let kept = _mm_and_si128(
                 lowered,
                 _mm_loadu_si128((self.lengthMasks + length &* 16).assumingMemoryBound(to: __m128i_u.self))
             )
             let first = UInt64(bitPattern: _mm_cvtsi128_si64(kept))
             let second = UInt64(bitPattern: _mm_cvtsi128_si64(_mm_unpackhi_epi64(kept, kept)))
-            let packed = UInt32(truncatingIfNeeded: first)
-            let stop =
-                (self.stopTable[Int((packed &* self.stopMultiplier) &>> 26)] == packed ? 1 : 0)
-                & (length <= 4 ? 1 : 0)
-            output.commitKey(length: length, first: first, second: second, 1, keep: stop == 0)
+            output.commitKey(length: length, first: first, second: second, 1, keep: true)
             return
         }
         #endif
@@ -309,11 +292,6 @@ struct WordTokenizer: ~Copyable {
     /// An all-letter token too long for one vector, or at the very end of the input.
     @inline(never)
     func plainWord(_ source: UnsafeRawPointer, _ length: Int, _ output: inout Output) {
-        var packed: UInt32 = 0
-        for i in 0..<min(length, 4) {
-            packed |= UInt32(source.load(fromByteOffset: i, as: UInt8.self) | 0x20) << UInt32(8 * i)
-        }
-        if length <= 4 && self.isStopWord(packed) { return }
         output.emit(keyCapacity: length, 1) { destination in
             for i in 0..<length {
                 destination.storeBytes(
@@ -458,11 +436,6 @@ struct WordTokenizer: ~Copyable {
             scalars: self.scalars,
             wordBytes: self.scratch
         ) { word in
-            if word.count <= 4 {
-                var packed: UInt32 = 0
-                for (i, byte) in word.enumerated() { packed |= UInt32(byte) << UInt32(8 * i) }
-                if self.isStopWord(packed) { return }
-            }
             output.emit(keyBytes: word, 1)
         }
         if let invalid { throw Self.invalid(base, invalid, origin: origin) }
