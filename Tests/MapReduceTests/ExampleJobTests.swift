@@ -119,6 +119,43 @@ struct EvenWords: MapReduceJob {
     init(decoding reader: inout WireReader) throws { self.combining = try reader.readByte() == 1 }
 }
 
+/// Emits words of up to sixteen bytes as short keys (two words, no key buffer), longer ones as bytes.
+struct ShortKeyWords: MapReduceJob {
+    static let name = "short-key-words"
+    var combining: Bool
+
+    struct Map: Mapper {
+        mutating func map(_ line: RawSpan, into output: inout Emitter<ByteString, Int>) throws {
+            line.withUnsafeBytes { bytes in
+                for word in bytes.split(separator: UInt8(ascii: " ")) {
+                    guard word.count <= 16 else {
+                        output.emit(keyBytes: UnsafeRawBufferPointer(rebasing: word), 1)
+                        continue
+                    }
+                    var first: UInt64 = 0
+                    var second: UInt64 = 0
+                    for (offset, byte) in word.enumerated() {
+                        if offset < 8 {
+                            first |= UInt64(byte) << UInt64(8 * offset)
+                        } else {
+                            second |= UInt64(byte) << UInt64(8 * (offset - 8))
+                        }
+                    }
+                    output.emit(shortKey: first, second, length: word.count, 1)
+                }
+            }
+        }
+    }
+
+    func makeMapper() -> Map { Map() }
+    func makeCombiner() -> SumCombiner<Int>? { self.combining ? SumCombiner() : nil }
+    func makeReducer() -> SumReducer<ByteString, Int> { SumReducer() }
+
+    init(combining: Bool) { self.combining = combining }
+    func encode(into writer: inout WireWriter) { writer.write(self.combining ? 1 : 0) }
+    init(decoding reader: inout WireReader) throws { self.combining = try reader.readByte() == 1 }
+}
+
 /// Emits every word; its key filter keeps the words that start with `x` from leaving the map side.
 struct WordsWithoutX: MapReduceJob {
     static let name = "words-without-x"
@@ -213,6 +250,23 @@ struct ExampleJobTests {
         #expect(result == ["a": 300, "b": 600, "abcdefghijklmnopqrstuvwxyz": 300])
         #expect(statistics.pairsEmitted == 2_100)
         #expect(statistics.outputKeys == 3)
+    }
+
+    @Test("short keys given as two words arrive whole, among longer keys", arguments: [true, false])
+    func shortKeys(combining: Bool) async throws {
+        let scratch = try TemporaryDirectory("short-keys")
+        defer { scratch.remove() }
+        // Every length from 1 to 18, so keys of exactly 8 and 16 bytes and the first longer ones mix.
+        let words = (1...18).map { String(repeating: String(UnicodeScalar(UInt8(96 + $0))), count: $0) }
+        var random = SeededGenerator(seed: 7)
+        let lines = (0..<400).map { _ in words.shuffled(using: &random).joined(separator: " ") }
+        try scratch.write("in.txt", lines.joined(separator: "\n"))
+        var result: [String: Int] = [:]
+        let statistics = try await self.engine.run(ShortKeyWords(combining: combining), inputs: [.path(scratch.path)]) {
+            result[$0.description] = $1
+        }
+        #expect(result == Dictionary(uniqueKeysWithValues: words.map { ($0, 400) }))
+        #expect(statistics.pairsEmitted == 18 * 400)
     }
 
     @Test("integer keys come out in numeric order, negatives first")

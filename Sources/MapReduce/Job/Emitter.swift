@@ -133,6 +133,28 @@ public struct Emitter<Key: WireCodable, Value: WireCodable> {
         self.commit(length: length, value)
     }
 
+    /// Emits one pair whose key is at most sixteen bytes, given as its first and second little-endian
+    /// words, zero beyond its end: the fastest way to emit a short key computed in registers (a
+    /// lowercased word, say), which never touches the key buffer. The key's bytes are exactly those of
+    /// the two words: `length` may be less than sixteen only if the bytes beyond it are zero.
+    /// - Parameters:
+    ///   - first: The key's bytes 0..<8, little-endian.
+    ///   - second: The key's bytes 8..<16, little-endian.
+    ///   - length: The key's length, 0...16.
+    ///   - value: The value.
+    @inlinable @inline(__always)
+    public mutating func emit(shortKey first: UInt64, _ second: UInt64, length: Int, _ value: Value)
+    where Key: RawBytesCodable {
+        assert((0...16).contains(length), "a short key has at most 16 bytes")
+        if _slowPath(self.count == self.capacity) { self.makeRoom(forKeyBytes: 0) }
+        let hash = KeyWords.hash(first: first, second: second, key: self.keys, length: length)
+        let count = self.count
+        self.pending[count] = PendingKey(first: first, second: second, hash: hash, offset: 0, length: length)
+        (self.values + count).initialize(to: value)
+        self.count = count &+ 1
+        self.prefetch.prefetch(hash: hash)
+    }
+
     @inlinable @inline(__always)
     mutating func reserveRoom(capacity: Int) -> UnsafeMutableRawPointer {
         if _slowPath(self.count == self.capacity || self.keyBytes &+ capacity > self.keyCapacity) {
@@ -262,8 +284,9 @@ struct EmitTarget<Value> {
     }
 }
 
-/// One pending key of a batch: its first sixteen bytes, its table hash and where its bytes are in the
-/// batch's key arena.
+/// One pending key of a batch: its first sixteen bytes, its table hash and, for a longer key, where its
+/// bytes are in the batch's key arena. A key of at most sixteen bytes is read from the record itself:
+/// `first` and `second` are its bytes, in memory order.
 @usableFromInline
 struct PendingKey {
     @usableFromInline var first: UInt64
@@ -324,8 +347,16 @@ final class EmitBatch<Value> {
     /// The bytes of pending key `index`.
     @inlinable @inline(__always)
     func key(at index: Int) -> UnsafeRawBufferPointer {
-        let entry = self.pending[index]
-        return UnsafeRawBufferPointer(start: self.keys + Int(entry.offset), count: Int(entry.length))
+        UnsafeRawBufferPointer(start: self.keyBytes(at: index), count: Int(self.pending[index].length))
+    }
+
+    /// Where the bytes of pending key `index` start: in the record itself for a key of at most sixteen
+    /// bytes (its `first` and `second` words, little-endian), else in the arena.
+    @inlinable @inline(__always)
+    func keyBytes(at index: Int) -> UnsafeRawPointer {
+        let entry = self.pending + index
+        if entry.pointee.length <= 16 { return UnsafeRawPointer(entry) }
+        return UnsafeRawPointer(self.keys + Int(entry.pointee.offset))
     }
 
     @usableFromInline

@@ -85,7 +85,7 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
             let pending = batch.pending[i]
             if pending.isDropped { continue }
             let length = Int(pending.length)
-            let key = batch.keys + Int(pending.offset)
+            let key = batch.keyBytes(at: i)
             if let payload = probe.find(
                 hash: pending.hash,
                 first: pending.first,

@@ -87,7 +87,7 @@ struct ScanState {
 ///
 /// The input is classified 64 bytes at a time into bit masks; tokens are the runs of non-separator
 /// bytes, walked with `trailingZeroBitCount`. A token of ASCII letters only is lowercased with one SIMD
-/// `or` and written straight into the emitter's key buffer; a token with a digit or control byte is
+/// `or`, masked to its length and handed to the emitter as two words; a token with a digit or control byte is
 /// dropped (it cannot pass `isalpha()`); a token with non-ASCII bytes goes to ``UnicodeWords``, which is
 /// exact. Stop words are emitted like any word and left out after combining (see
 /// ``WordCountMapper/keepsKey(_:)``). A line whose first non-whitespace characters are `..` is skipped;
@@ -269,20 +269,14 @@ struct WordTokenizer: ~Copyable {
         let source = base + start
         #if arch(x86_64)
         if _fastPath(length <= 16 && start &+ 16 <= count) {
-            let destination = output.reserveKey(capacity: 16)
-            let lowered = _mm_or_si128(
-                _mm_loadu_si128(source.assumingMemoryBound(to: __m128i_u.self)),
-                _mm_set1_epi8(0x20)
-            )
-            _mm_storeu_si128(destination.assumingMemoryBound(to: __m128i_u.self), lowered)
-            // The word's bytes, zero beyond its end, as the emitter's two-word key prefix.
+            // The word's bytes, lowercased and zero beyond its end, as the emitter's two-word short key.
             let kept = _mm_and_si128(
-                lowered,
+                _mm_or_si128(_mm_loadu_si128(source.assumingMemoryBound(to: __m128i_u.self)), _mm_set1_epi8(0x20)),
                 _mm_loadu_si128((self.lengthMasks + length &* 16).assumingMemoryBound(to: __m128i_u.self))
             )
             let first = UInt64(bitPattern: _mm_cvtsi128_si64(kept))
             let second = UInt64(bitPattern: _mm_cvtsi128_si64(_mm_unpackhi_epi64(kept, kept)))
-            output.commitKey(length: length, first: first, second: second, 1, keep: true)
+            output.emit(shortKey: first, second, length: length, 1)
             return
         }
         #endif
