@@ -125,34 +125,68 @@ enum RunMerger {
             let reader = try RunReader(path: path)
             if try reader.advance() { readers.append(reader) }
         }
-        func less(_ a: RunReader, _ b: RunReader) -> Bool {
-            if a.prefix != b.prefix { return a.prefix < b.prefix }
-            return compareBytes(a.key, b.key) < 0
-        }
-        // A binary min-heap of the readers, on their current keys.
-        var heap = readers
-        func siftDown(_ start: Int) {
-            var parent = start
-            while true {
-                let left = 2 * parent + 1
-                guard left < heap.count else { return }
-                var smallest = left
-                if left + 1 < heap.count && less(heap[left + 1], heap[left]) { smallest = left + 1 }
-                if !less(heap[smallest], heap[parent]) { return }
-                heap.swapAt(parent, smallest)
-                parent = smallest
-            }
-        }
-        for index in stride(from: heap.count / 2 - 1, through: 0, by: -1) { siftDown(index) }
-        while let top = heap.first {
-            try body(top.key, top.output)
-            if try top.advance() {
-                siftDown(0)
+        var heap = MergeHeap(readers)
+        while let top = heap.top {
+            let reader = readers[top]
+            try body(reader.key, reader.output)
+            if try reader.advance() {
+                heap.replaceTop(prefix: reader.prefix)
             } else {
-                heap[0] = heap[heap.count - 1]
-                heap.removeLast()
-                siftDown(0)
+                heap.removeTop()
             }
+        }
+    }
+}
+
+/// A binary min-heap of runs, ordered by their current keys. Each entry carries its run's key prefix,
+/// so most comparisons read two integers side by side and touch no reader.
+struct MergeHeap {
+    struct Entry {
+        var prefix: UInt64
+        var run: Int
+    }
+
+    private var entries: [Entry]
+    private let readers: [RunReader]
+
+    init(_ readers: [RunReader]) {
+        self.readers = readers
+        self.entries = readers.enumerated().map { Entry(prefix: $1.prefix, run: $0) }
+        for start in stride(from: self.entries.count / 2 - 1, through: 0, by: -1) { self.siftDown(from: start) }
+    }
+
+    /// The run whose current key is the smallest; nil when every run is done.
+    var top: Int? { self.entries.first?.run }
+
+    /// The top run moved on to a key with this prefix.
+    mutating func replaceTop(prefix: UInt64) {
+        self.entries[0].prefix = prefix
+        self.siftDown(from: 0)
+    }
+
+    /// The top run is done.
+    mutating func removeTop() {
+        self.entries[0] = self.entries[self.entries.count - 1]
+        self.entries.removeLast()
+        self.siftDown(from: 0)
+    }
+
+    private func less(_ a: Entry, _ b: Entry) -> Bool {
+        if a.prefix != b.prefix { return a.prefix < b.prefix }
+        return compareBytes(self.readers[a.run].key, self.readers[b.run].key) < 0
+    }
+
+    private mutating func siftDown(from start: Int) {
+        let count = self.entries.count
+        var parent = start
+        while true {
+            let left = 2 &* parent &+ 1
+            guard left < count else { return }
+            var smallest = left
+            if left &+ 1 < count && self.less(self.entries[left &+ 1], self.entries[left]) { smallest = left &+ 1 }
+            if !self.less(self.entries[smallest], self.entries[parent]) { return }
+            self.entries.swapAt(parent, smallest)
+            parent = smallest
         }
     }
 }
