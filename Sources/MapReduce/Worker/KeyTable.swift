@@ -3,13 +3,14 @@ public import CMapReduceShims
 /// An open-addressing hash table of byte-string keys, each with a payload: the heart of map-side
 /// combining and reduce-side grouping.
 ///
-/// A slot holds a 24-bit hash tag, the key's length and the offset of its bytes in the key arena, the
-/// key's first sixteen bytes, and the payload (a combined count, say): 32 bytes for an `Int` payload,
-/// two slots to a cache line. Nearly every key of real text is at most sixteen bytes, so a lookup, and
-/// the update of the payload that follows it, touch exactly one cache line, which the emitter
-/// prefetched while the mapper was still working; the arena serves longer keys, growth and iteration.
-/// That is all the table holds: about 60 bytes per key plus the key's bytes. Nothing is allocated per
-/// key; slots and arena grow by doubling, the slots at three quarters full.
+/// A slot holds a 24-bit hash tag, the key's length and, for a key longer than sixteen bytes, the offset
+/// of its bytes in the key arena; the key's first sixteen bytes; and the payload (a combined count, say):
+/// 32 bytes for an `Int` payload, two slots to a cache line. Nearly every key of real text is at most
+/// sixteen bytes: such a key lives in its slot alone, so a lookup, the update of the payload that
+/// follows it, and reading the key back touch exactly one cache line, which the emitter prefetched
+/// while the mapper was still working. The arena holds only the longer keys. That is all the table
+/// holds: about 60 bytes per key, plus the bytes of long keys. Nothing is allocated per key; slots and
+/// arena grow by doubling, the slots at three quarters full.
 ///
 /// The table's hash is its own (``KeyWords/hash(first:second:key:length:)``, cheap and branch-free for short
 /// keys); the slot index comes from its top bits and the tag from its middle bits.
@@ -17,7 +18,7 @@ public import CMapReduceShims
 /// Its fields skip dynamic exclusivity checks, which would otherwise cost more than a probe: a table is
 /// owned by one worker runtime and touched by one thread.
 @usableFromInline
-final class KeyTable<Payload> {
+package final class KeyTable<Payload> {
     @usableFromInline
     struct Slot {
         /// `tag << 40 | lengthCode << 32 | arena offset`; `lengthCode` is `min(length, 254) + 1`, and 0
@@ -34,7 +35,7 @@ final class KeyTable<Payload> {
     @usableFromInline @exclusivity(unchecked) var slotMask: Int
     /// The most keys the slots take before they must grow: three quarters of them.
     @usableFromInline @exclusivity(unchecked) var countLimit: Int
-    @usableFromInline @exclusivity(unchecked) var count: Int
+    @usableFromInline @exclusivity(unchecked) package var count: Int
     @usableFromInline @exclusivity(unchecked) var keys: UnsafeMutableRawPointer
     @usableFromInline @exclusivity(unchecked) var keyCapacity: Int
     @usableFromInline @exclusivity(unchecked) var keyBytes: Int
@@ -44,7 +45,7 @@ final class KeyTable<Payload> {
     @usableFromInline static var lengthMask: UInt64 { 0xFF << 32 }
 
     @usableFromInline
-    init(initialCapacity: Int = 1024) {
+    package init(initialCapacity: Int = 1024) {
         var slotCount = 16
         while slotCount * 3 < initialCapacity * 4 { slotCount <<= 1 }
         self.slots = Self.emptySlots(slotCount)
@@ -101,34 +102,36 @@ final class KeyTable<Payload> {
         PrefetchHint(base: UnsafeRawPointer(self.slots), stride: MemoryLayout<Slot>.stride, shift: self.slotShift)
     }
 
-    /// The bytes of the key in slot `slot`.
+    /// The bytes of the key in slot `slot`: read from the slot itself when they fit in its prefix (the
+    /// slot's cache line is usually the one being worked on), else from the arena.
     @inlinable @inline(__always)
-    func key(atSlot slot: Int) -> UnsafeRawBufferPointer {
-        let meta = self.slots[slot].meta
-        let offset = Int(truncatingIfNeeded: meta & 0xFFFF_FFFF)
-        let code = Int(truncatingIfNeeded: (meta & Self.lengthMask) >> 32)
-        if _slowPath(code == 255) {
-            let length = Int(self.keys.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
-            return UnsafeRawBufferPointer(start: self.keys + offset + 4, count: length)
+    package func key(atSlot slot: Int) -> UnsafeRawBufferPointer {
+        let entry = self.slots + slot
+        let code = Int(truncatingIfNeeded: (entry.pointee.meta & Self.lengthMask) >> 32)
+        if code <= 17 {
+            let prefix = UnsafeRawPointer(entry) + MemoryLayout<Slot>.offset(of: \.prefix)!
+            return UnsafeRawBufferPointer(start: prefix, count: code - 1)
         }
-        return UnsafeRawBufferPointer(start: self.keys + offset, count: code - 1)
+        return Self.storedKey(entry.pointee.meta, keys: self.keys)
     }
 
     /// For loops that visit slots in an order that is random in the table (by key, by partition):
-    /// asks for the slot sixteen places after `index` in `order`, and for the key bytes of the one
-    /// eight places after it, whose slot an earlier call asked for.
+    /// asks for the slot sixteen places after `index` in `order`, and, if the key of the one eight
+    /// places after it (whose slot an earlier call asked for) is too long for its slot, for its bytes.
     @inlinable @inline(__always)
     func prefetch(ahead index: Int, in order: [UInt32]) {
         if index &+ 16 < order.count { mapreduce_prefetch(self.slots + Int(order[index &+ 16])) }
         if index &+ 8 < order.count {
             let meta = self.slots[Int(order[index &+ 8])].meta
-            mapreduce_prefetch(self.keys + Int(truncatingIfNeeded: meta & 0xFFFF_FFFF))
+            if meta & Self.lengthMask > 17 << 32 {
+                mapreduce_prefetch(self.keys + Int(truncatingIfNeeded: meta & 0xFFFF_FFFF))
+            }
         }
     }
 
     /// The payload in slot `slot`.
     @inlinable @inline(__always)
-    func payload(atSlot slot: Int) -> UnsafeMutablePointer<Payload> {
+    package func payload(atSlot slot: Int) -> UnsafeMutablePointer<Payload> {
         Self.payload(of: self.slots + slot)
     }
 
@@ -200,7 +203,7 @@ final class KeyTable<Payload> {
     ///   - first: The key's first eight bytes, and `second` the next eight, little-endian, zero-padded.
     /// - Returns: The payload's address and whether the key was inserted.
     @inlinable @inline(__always)
-    func findOrInsert(
+    package func findOrInsert(
         hash: UInt64,
         first: UInt64,
         second: UInt64,
@@ -226,14 +229,18 @@ final class KeyTable<Payload> {
             }
             slot = (slot &+ 1) & self.slotMask
         }
-        let start = self.keyBytes
-        var offset = start
-        if _slowPath(length >= 254) {
-            self.keys.storeBytes(of: UInt32(truncatingIfNeeded: length), toByteOffset: offset, as: UInt32.self)
-            offset &+= 4
+        // A key that fits in the slot's prefix is read from there; only longer keys go to the arena.
+        var start = 0
+        if length > 16 {
+            start = self.keyBytes
+            var offset = start
+            if _slowPath(length >= 254) {
+                self.keys.storeBytes(of: UInt32(truncatingIfNeeded: length), toByteOffset: offset, as: UInt32.self)
+                offset &+= 4
+            }
+            copyBytes(from: key, to: self.keys + offset, count: length)
+            self.keyBytes = offset &+ length
         }
-        copyBytes(from: key, to: self.keys + offset, count: length)
-        self.keyBytes = offset &+ length
         self.count &+= 1
         let target = self.slots + slot
         target.pointee.meta = wanted | UInt64(truncatingIfNeeded: start)
@@ -317,7 +324,7 @@ final class KeyTable<Payload> {
 
     /// The occupied slots ordered by their keys' bytes (lexicographic, shorter first on a tie).
     @inlinable
-    func sortedSlots() -> [UInt32] {
+    package func sortedSlots() -> [UInt32] {
         var order: [PrefixEntry] = []
         order.reserveCapacity(self.count)
         for slot in 0...self.slotMask where self.slots[slot].meta != 0 {

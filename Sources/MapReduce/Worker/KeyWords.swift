@@ -1,6 +1,6 @@
 /// How ``KeyTable`` reads keys: their first sixteen bytes as two little-endian words, and its own hash.
 @usableFromInline
-enum KeyWords {
+package enum KeyWords {
     /// Up to eight bytes of a key from `offset` on, little-endian and zero-padded, read without going past
     /// its end.
     @inlinable @inline(__always)
@@ -55,7 +55,8 @@ enum KeyWords {
 
     /// The first two words and the table hash of a key that may sit at the very end of readable memory.
     @inlinable @inline(__always)
-    static func summary(of key: UnsafeRawPointer, length: Int) -> (first: UInt64, second: UInt64, hash: UInt64) {
+    package static func summary(of key: UnsafeRawPointer, length: Int) -> (first: UInt64, second: UInt64, hash: UInt64)
+    {
         let first = KeyWords.word(of: key, length: length, at: 0)
         let second = KeyWords.word(of: key, length: length, at: 8)
         return (first, second, KeyWords.hash(first: first, second: second, key: key, length: length))
