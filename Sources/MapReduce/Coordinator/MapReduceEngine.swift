@@ -99,6 +99,7 @@ public struct MapReduceEngine: Sendable {
     /// - Returns: What happened, per slot and in total.
     /// - Throws: ``MapReduceError``: bad input, a task failing in the job's code, a task killing workers
     ///   repeatedly, or cancellation (code ``MapReduceError/Code/cancelled``).
+    @inlinable
     public func run<J: MapReduceJob>(
         _ job: J,
         inputs: [InputSource],
@@ -123,6 +124,7 @@ public struct MapReduceEngine: Sendable {
     ///     during the call.
     /// - Returns: What happened, per slot and in total.
     /// - Throws: As ``run(_:inputs:consume:)``.
+    @inlinable
     public func run<J: MapReduceJob>(
         _ job: J,
         inputs: [InputSource],
@@ -137,7 +139,9 @@ public struct MapReduceEngine: Sendable {
         )
     }
 
-    /// Runs a job to completion and hands its merged output over still encoded.
+    /// Runs a job to completion and hands its merged output over still encoded. The public entry points
+    /// above are inlined into the caller, so the decoding of each output is specialised for the job.
+    @usableFromInline
     func run<J: MapReduceJob>(
         _ job: J,
         inputs: [InputSource],

@@ -35,6 +35,7 @@ extension WireCodable {
     }
 
     /// Decodes a value from exactly `bytes`.
+    @inlinable
     public init(encodedBytes bytes: UnsafeRawBufferPointer) throws {
         var reader = WireReader(bytes)
         try self.init(decoding: &reader)
