@@ -119,6 +119,26 @@ struct EvenWords: MapReduceJob {
     init(decoding reader: inout WireReader) throws { self.combining = try reader.readByte() == 1 }
 }
 
+/// A reducer that reads its key (through the protocol's default, which decodes it): each residue's
+/// output names it.
+struct LabelledResidues: MapReduceJob {
+    static let name = "labelled-residues"
+
+    struct Reduce: Reducer {
+        mutating func reduce(_ key: Int, values: ReduceValues<Int>) -> String {
+            "\(key) mod 3: \(values.reduce(0, +))"
+        }
+    }
+
+    func makeMapper() -> NumberCounts.Map { NumberCounts.Map(modulus: 3) }
+    func makeCombiner() -> SumCombiner<Int>? { SumCombiner() }
+    func makeReducer() -> Reduce { Reduce() }
+
+    init() {}
+    func encode(into writer: inout WireWriter) {}
+    init(decoding reader: inout WireReader) throws {}
+}
+
 /// Emits words of up to sixteen bytes as short keys (two words, no key buffer), longer ones as bytes.
 struct ShortKeyWords: MapReduceJob {
     static let name = "short-key-words"
@@ -283,6 +303,18 @@ struct ExampleJobTests {
         }
         #expect(keys == Array(-6...6))
         #expect(total == 601)
+    }
+
+    @Test("a reducer that reads its key gets it decoded")
+    func keyedReducer() async throws {
+        let scratch = try TemporaryDirectory("residues")
+        defer { scratch.remove() }
+        try scratch.write("n.txt", (0..<100).map(String.init).joined(separator: "\n"))
+        var outputs: [String] = []
+        _ = try await self.engine.run(LabelledResidues(), inputs: [.path(scratch.path)]) { _, output in
+            outputs.append(output)
+        }
+        #expect(outputs == ["0 mod 3: 34", "1 mod 3: 33", "2 mod 3: 33"])
     }
 
     @Test("an error thrown by the mapper fails the job, naming the record")

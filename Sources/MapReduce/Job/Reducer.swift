@@ -16,6 +16,24 @@ public protocol Reducer<Key, Value>: Sendable {
     ///   - values: Every value emitted for the key, some possibly already combined, in no particular order.
     /// - Returns: The key's output, handed to the caller of the job in key order.
     mutating func reduce(_ key: Key, values: ReduceValues<Value>) throws -> Output
+
+    /// Reduces one key given as its encoded bytes: what the engine calls. The default decodes the key
+    /// and calls ``reduce(_:values:)``; a reducer that never looks at its key (a sum, a count, a maximum)
+    /// implements this instead to skip the decoding, which for ``ByteString`` or `String` keys is an
+    /// allocation per key.
+    /// - Parameters:
+    ///   - encodedKey: The key's encoded bytes, valid only during the call.
+    ///   - values: As for ``reduce(_:values:)``.
+    mutating func reduce(encodedKey: RawSpan, values: ReduceValues<Value>) throws -> Output
+}
+
+extension Reducer {
+    /// Decodes the key and calls ``reduce(_:values:)``.
+    @inlinable
+    public mutating func reduce(encodedKey: RawSpan, values: ReduceValues<Value>) throws -> Output {
+        let key = try encodedKey.withUnsafeBytes { try Key(encodedBytes: $0) }
+        return try self.reduce(key, values: values)
+    }
 }
 
 /// The values of one key, as a reducer sees them: a sequence, in no particular order.
@@ -66,6 +84,12 @@ public struct SumReducer<Key: WireCodable, Value: WireCodable & AdditiveArithmet
 
     @inlinable
     public func reduce(_ key: Key, values: ReduceValues<Value>) -> Value {
+        values.reduce(.zero, +)
+    }
+
+    /// The sum, without decoding the key.
+    @inlinable
+    public func reduce(encodedKey: RawSpan, values: ReduceValues<Value>) -> Value {
         values.reduce(.zero, +)
     }
 }

@@ -211,10 +211,12 @@ final class WorkerRuntime<J: MapReduceJob> {
             grouping.prefetch(ahead: index, in: order)
             let slot = Int(slot)
             let keyBytes = grouping.key(atSlot: slot)
-            let key = try J.Key(encodedBytes: keyBytes)
             let output: J.Output
             do {
-                output = try self.reducer!.reduce(key, values: grouping.values(atSlot: slot))
+                output = try self.reducer!.reduce(
+                    encodedKey: RawSpan(_unsafeBytes: keyBytes),
+                    values: grouping.values(atSlot: slot)
+                )
             } catch let error as MapReduceError {
                 throw error
             } catch {
