@@ -286,7 +286,7 @@ struct EmitTarget<Value> {
 
 /// One pending key of a batch: its first sixteen bytes, its table hash and, for a longer key, where its
 /// bytes are in the batch's key arena. A key of at most sixteen bytes is read from the record itself:
-/// `first` and `second` are its bytes, in memory order.
+/// `first` and `second`, declared first and in this order, are its bytes in memory.
 @usableFromInline
 struct PendingKey {
     @usableFromInline var first: UInt64
@@ -355,7 +355,7 @@ final class EmitBatch<Value> {
     @inlinable @inline(__always)
     func keyBytes(at index: Int) -> UnsafeRawPointer {
         let entry = self.pending + index
-        if entry.pointee.length <= 16 { return UnsafeRawPointer(entry) }
+        if entry.pointee.length <= 16 { return UnsafeRawPointer(entry) + MemoryLayout<PendingKey>.offset(of: \.first)! }
         return UnsafeRawPointer(self.keys + Int(entry.pointee.offset))
     }
 

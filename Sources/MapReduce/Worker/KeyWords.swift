@@ -1,3 +1,10 @@
+// Keys of up to sixteen bytes are read back from where their two little-endian words are stored (a
+// pending record's, a slot's prefix): in memory, those words are the key's bytes only on a
+// little-endian machine.
+#if _endian(big)
+#error("short keys are read from the memory of their little-endian prefix words")
+#endif
+
 /// How ``KeyTable`` reads keys: their first sixteen bytes as two little-endian words, and its own hash.
 @usableFromInline
 package enum KeyWords {
