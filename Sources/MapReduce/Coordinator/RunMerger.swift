@@ -126,41 +126,44 @@ enum RunMerger {
             if try reader.advance() { readers.append(reader) }
         }
         var heap = MergeHeap(readers)
-        while let top = heap.top {
-            let reader = readers[top]
-            try body(reader.key, reader.output)
-            if try reader.advance() {
-                heap.replaceTop(prefix: reader.prefix)
-            } else {
-                heap.removeTop()
+        // The readers live as long as `readers`: the loop borrows them without retaining each time.
+        try withExtendedLifetime(readers) {
+            while let top = heap.top {
+                unowned(unsafe) let reader = readers[top]
+                try body(reader.key, reader.output)
+                if try reader.advance() {
+                    heap.replaceTop(prefix: reader.prefix, key: reader.key)
+                } else {
+                    heap.removeTop()
+                }
             }
         }
     }
 }
 
-/// A binary min-heap of runs, ordered by their current keys. Each entry carries its run's key prefix,
-/// so most comparisons read two integers side by side and touch no reader.
+/// A binary min-heap of runs, ordered by their current keys. Each entry carries its run's key and the
+/// key's prefix, so most comparisons read two integers side by side and none touches a reader.
 struct MergeHeap {
     struct Entry {
         var prefix: UInt64
+        var key: UnsafeRawBufferPointer
         var run: Int
     }
 
     private var entries: [Entry]
-    private let readers: [RunReader]
 
     init(_ readers: [RunReader]) {
-        self.readers = readers
-        self.entries = readers.enumerated().map { Entry(prefix: $1.prefix, run: $0) }
+        self.entries = readers.enumerated().map { Entry(prefix: $1.prefix, key: $1.key, run: $0) }
         for start in stride(from: self.entries.count / 2 - 1, through: 0, by: -1) { self.siftDown(from: start) }
     }
 
     /// The run whose current key is the smallest; nil when every run is done.
     var top: Int? { self.entries.first?.run }
 
-    /// The top run moved on to a key with this prefix.
-    mutating func replaceTop(prefix: UInt64) {
+    /// The top run moved on to `key`, whose prefix is `prefix`.
+    mutating func replaceTop(prefix: UInt64, key: UnsafeRawBufferPointer) {
         self.entries[0].prefix = prefix
+        self.entries[0].key = key
         self.siftDown(from: 0)
     }
 
@@ -171,9 +174,9 @@ struct MergeHeap {
         self.siftDown(from: 0)
     }
 
-    private func less(_ a: Entry, _ b: Entry) -> Bool {
+    private static func less(_ a: Entry, _ b: Entry) -> Bool {
         if a.prefix != b.prefix { return a.prefix < b.prefix }
-        return compareBytes(self.readers[a.run].key, self.readers[b.run].key) < 0
+        return compareBytes(a.key, b.key) < 0
     }
 
     private mutating func siftDown(from start: Int) {
@@ -183,8 +186,8 @@ struct MergeHeap {
             let left = 2 &* parent &+ 1
             guard left < count else { return }
             var smallest = left
-            if left &+ 1 < count && self.less(self.entries[left &+ 1], self.entries[left]) { smallest = left &+ 1 }
-            if !self.less(self.entries[smallest], self.entries[parent]) { return }
+            if left &+ 1 < count && Self.less(self.entries[left &+ 1], self.entries[left]) { smallest = left &+ 1 }
+            if !Self.less(self.entries[smallest], self.entries[parent]) { return }
             self.entries.swapAt(parent, smallest)
             parent = smallest
         }
