@@ -75,12 +75,12 @@ func decodeOrderedUnsigned(from reader: inout WireReader) throws -> UInt64 {
 func encodeOrderedSigned(_ value: Int64, into writer: inout WireWriter) {
     let magnitude = UInt64(bitPattern: value >= 0 ? value : ~value)
     let length = (64 - magnitude.leadingZeroBitCount + 7) / 8
-    writer.write(value >= 0 ? UInt8(0x80 + length) : UInt8(0x7f - length))
-    var shift = (length - 1) * 8
-    while shift >= 0 {
-        writer.write(UInt8(truncatingIfNeeded: UInt64(bitPattern: value) >> UInt64(shift)))
-        shift -= 8
-    }
+    let tag = value >= 0 ? UInt64(0x80 + length) : UInt64(0x7f - length)
+    // The tag, then the `length` low bytes of the value, most significant first, laid out in two
+    // little-endian words and appended at once.
+    let valueBytes = (UInt64(bitPattern: value) << UInt64(64 - 8 * length)).bigEndian
+    var encoded = ((tag | valueBytes << 8).littleEndian, (valueBytes >> 56).littleEndian)
+    withUnsafeBytes(of: &encoded) { writer.write(UnsafeRawBufferPointer(rebasing: $0[0..<(1 + length)])) }
 }
 
 @inlinable
