@@ -129,56 +129,45 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
     }
 
     /// Writes every key and value to a new spill, partition by partition, then empties the table.
+    ///
+    /// One pass over the slots in slot order, which streams through the table: each kept key's record
+    /// is appended to its partition's chunks, which are then written out in partition order.
     @inlinable
     func spill() throws {
         let table = self.table
         guard table.count > 0 else { return }
         let configuration = self.configuration
         let partitions = configuration.partitions
-        // Counting sort by partition of the occupied slots whose keys the mapper keeps.
-        let slots = table.occupiedSlots().filter { configuration.keepsKey(table.key(atSlot: Int($0))) }
-        guard !slots.isEmpty else {
+        // Chunks of about a partition's share of the records (at 24 bytes a record), so that a small
+        // spill does not hold a large chunk per partition.
+        var records = PartitionedRecords(
+            partitions: partitions,
+            chunkSize: min(max(table.count * 24 / partitions, 1 << 10), 16 << 10)
+        )
+        defer {
+            records.deallocate()
             table.removeAll()
-            return
         }
-        let writer = try SpillWriter(path: configuration.namer.next("spill"))
-        var partitionOf = [UInt32](repeating: 0, count: slots.count)
-        var starts = [Int](repeating: 0, count: partitions + 1)
-        for (index, slot) in slots.enumerated() {
-            let key = table.key(atSlot: Int(slot))
+        var value = WireWriter(capacity: 64)
+        for slot in 0...table.slotMask where table.slots[slot].meta != 0 {
+            let key = table.key(atSlot: slot)
+            guard configuration.keepsKey(key) else { continue }
             let partition = configuration.partitioner.partition(
                 encodedKey: key,
                 hash: KeyHash.hash(key),
                 count: partitions
             )
-            partitionOf[index] = UInt32(partition)
-            starts[partition + 1] += 1
+            value.removeAll()
+            table.payload(atSlot: slot).pointee.encode(into: &value)
+            value.bytes.withUnsafeBytes { records.append(key: key, value: $0, to: partition) }
         }
-        for p in 0..<partitions { starts[p + 1] += starts[p] }
-        var order = [UInt32](repeating: 0, count: slots.count)
-        var next = starts
-        for index in 0..<slots.count {
-            let p = Int(partitionOf[index])
-            order[next[p]] = slots[index]
-            next[p] += 1
-        }
-        var encoded = WireWriter(capacity: 64)
-        var position = 0
+        guard records.count > 0 else { return }
+        let writer = try SpillWriter(path: configuration.namer.next("spill"))
         for p in 0..<partitions {
-            while position < starts[p + 1] {
-                table.prefetch(ahead: position, in: order)
-                let slot = Int(order[position])
-                encoded.removeAll()
-                table.payload(atSlot: slot).pointee.encode(into: &encoded)
-                try encoded.bytes.withUnsafeBytes { value in
-                    try writer.writeRecord(key: table.key(atSlot: slot), value: value)
-                }
-                position += 1
-            }
+            try records.write(partition: p, to: writer)
             writer.endPartition()
         }
         configuration.unreported.append(try writer.finish())
-        table.removeAll()
     }
 
     /// Gives the table's memory back, for the reduce phase.
@@ -247,4 +236,91 @@ final class BufferingSink<P: Partitioner, Value: WireCodable> {
 
     @usableFromInline
     func releaseMemory() {}
+}
+
+/// A spill's records while it is being made: appended in any order of partitions, into chunks of
+/// memory per partition, then written out partition by partition. Nothing is indexed: the records are
+/// the only memory it holds, plus at most one part-filled chunk per partition.
+@usableFromInline
+struct PartitionedRecords {
+    @usableFromInline
+    struct Chunk {
+        @usableFromInline var base: UnsafeMutableRawPointer?
+        @usableFromInline var capacity: Int
+        @usableFromInline var used: Int
+
+        @inlinable init(base: UnsafeMutableRawPointer?, capacity: Int) {
+            self.base = base
+            self.capacity = capacity
+            self.used = 0
+        }
+    }
+
+    @usableFromInline let partitions: Int
+    @usableFromInline let chunkSize: Int
+    /// Per partition, the chunk being filled (none yet: capacity 0) and its records so far.
+    @usableFromInline let current: UnsafeMutablePointer<Chunk>
+    @usableFromInline let records: UnsafeMutablePointer<Int>
+    /// Per partition, its full chunks in order.
+    @usableFromInline var full: [[Chunk]]
+    /// Records appended.
+    @usableFromInline var count = 0
+
+    @inlinable
+    init(partitions: Int, chunkSize: Int) {
+        self.partitions = partitions
+        self.chunkSize = chunkSize
+        self.current = .allocate(capacity: partitions)
+        self.current.initialize(repeating: Chunk(base: nil, capacity: 0), count: partitions)
+        self.records = .allocate(capacity: partitions)
+        self.records.initialize(repeating: 0, count: partitions)
+        self.full = Array(repeating: [], count: partitions)
+    }
+
+    /// Appends `keyLength key valueLength value` (lengths as varints) to `partition`.
+    @inlinable @inline(__always)
+    mutating func append(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, to partition: Int) {
+        let needed = key.count &+ value.count &+ 20
+        let chunk = self.current + partition
+        if _slowPath(chunk.pointee.used &+ needed > chunk.pointee.capacity) {
+            self.startChunk(partition: partition, needed: needed)
+        }
+        let base = chunk.pointee.base!
+        var position = SpillWriter.putVarint(key.count, base, chunk.pointee.used)
+        if let bytes = key.baseAddress { copyBytes(from: bytes, to: base + position, count: key.count) }
+        position &+= key.count
+        position = SpillWriter.putVarint(value.count, base, position)
+        if let bytes = value.baseAddress { copyBytes(from: bytes, to: base + position, count: value.count) }
+        chunk.pointee.used = position &+ value.count
+        self.records[partition] &+= 1
+        self.count &+= 1
+    }
+
+    @usableFromInline
+    mutating func startChunk(partition: Int, needed: Int) {
+        let chunk = self.current[partition]
+        if chunk.capacity > 0 { self.full[partition].append(chunk) }
+        let capacity = max(self.chunkSize, needed)
+        self.current[partition] = Chunk(base: .allocate(byteCount: capacity, alignment: 16), capacity: capacity)
+    }
+
+    /// Writes `partition`'s records to the writer's current segment.
+    @inlinable
+    func write(partition: Int, to writer: SpillWriter) throws {
+        for chunk in self.full[partition] + [self.current[partition]] where chunk.used > 0 {
+            try writer.writeEncodedRecords(UnsafeRawBufferPointer(start: chunk.base, count: chunk.used), count: 0)
+        }
+        writer.segmentKeys &+= self.records[partition]
+    }
+
+    @inlinable
+    mutating func deallocate() {
+        for p in 0..<self.partitions {
+            for chunk in self.full[p] { chunk.base?.deallocate() }
+            self.current[p].base?.deallocate()
+        }
+        self.current.deallocate()
+        self.records.deallocate()
+        self.full = []
+    }
 }

@@ -88,9 +88,20 @@ final class SpillWriter {
     /// Appends records that are already encoded.
     @usableFromInline
     func writeEncodedRecords(_ records: [UInt8], count: Int) throws {
-        try self.flush()
-        try records.withUnsafeBytes { try self.writeThrough($0) }
-        self.segmentKeys += count
+        try records.withUnsafeBytes { try self.writeEncodedRecords($0, count: count) }
+    }
+
+    /// Appends `count` records that are already encoded: buffered if they fit, else written through.
+    @usableFromInline
+    func writeEncodedRecords(_ records: UnsafeRawBufferPointer, count: Int) throws {
+        if self.used &+ records.count <= self.capacity, let base = records.baseAddress {
+            copyBytes(from: base, to: self.buffer + self.used, count: records.count)
+            self.used &+= records.count
+        } else {
+            try self.flush()
+            try self.writeThrough(records)
+        }
+        self.segmentKeys &+= count
     }
 
     @usableFromInline
