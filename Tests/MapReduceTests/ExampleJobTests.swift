@@ -77,38 +77,16 @@ struct NumberCounts: MapReduceJob {
     init(decoding reader: inout WireReader) throws { self.modulus = try Int(decoding: &reader) }
 }
 
-/// Emits every word of a line through the emitter's fast path, dropping the odd-length ones there:
-/// with `keep: false` or, for words of one letter, with length -1.
-struct EvenWords: MapReduceJob {
-    static let name = "even-words"
-    var combining: Bool
+/// A mapper of the emitter tests: word counting, with a mapper made fresh by each worker.
+protocol WordMapper: Mapper where Key == ByteString, Value == Int {
+    init()
+}
 
-    struct Map: Mapper {
-        mutating func map(_ line: RawSpan, into output: inout Emitter<ByteString, Int>) throws {
-            line.withUnsafeBytes { bytes in
-                for word in bytes.split(separator: UInt8(ascii: " ")) {
-                    let destination = output.reserveKey(capacity: word.count)
-                    for (offset, byte) in word.enumerated() {
-                        destination.storeBytes(of: byte, toByteOffset: offset, as: UInt8.self)
-                    }
-                    if word.count == 1 {
-                        output.commitKey(length: -1, 1)
-                        continue
-                    }
-                    var first: UInt64 = 0
-                    var second: UInt64 = 0
-                    for (offset, byte) in word.prefix(16).enumerated() {
-                        if offset < 8 {
-                            first |= UInt64(byte) << UInt64(8 * offset)
-                        } else {
-                            second |= UInt64(byte) << UInt64(8 * (offset - 8))
-                        }
-                    }
-                    output.commitKey(length: word.count, first: first, second: second, 1, keep: word.count % 2 == 0)
-                }
-            }
-        }
-    }
+/// Counts the keys a ``WordMapper`` emits, with or without a combiner: the emitter tests differ only
+/// in their mappers.
+struct CountingJob<Map: WordMapper>: MapReduceJob {
+    static var name: String { "counting-\(Map.self)" }
+    var combining: Bool
 
     func makeMapper() -> Map { Map() }
     func makeCombiner() -> SumCombiner<Int>? { self.combining ? SumCombiner() : nil }
@@ -117,6 +95,72 @@ struct EvenWords: MapReduceJob {
     init(combining: Bool) { self.combining = combining }
     func encode(into writer: inout WireWriter) { writer.write(self.combining ? 1 : 0) }
     init(decoding reader: inout WireReader) throws { self.combining = try reader.readByte() == 1 }
+}
+
+/// The first sixteen bytes of `word` as two little-endian words, zero beyond its end.
+func prefixWords(_ word: some Collection<UInt8>) -> (first: UInt64, second: UInt64) {
+    var first: UInt64 = 0
+    var second: UInt64 = 0
+    for (offset, byte) in word.prefix(16).enumerated() {
+        if offset < 8 {
+            first |= UInt64(byte) << UInt64(8 * offset)
+        } else {
+            second |= UInt64(byte) << UInt64(8 * (offset - 8))
+        }
+    }
+    return (first, second)
+}
+
+/// Emits every word of a line through the emitter's fast path, dropping the odd-length ones there:
+/// with `keep: false` or, for words of one letter, with length -1.
+struct EvenWords: WordMapper {
+    mutating func map(_ line: RawSpan, into output: inout Emitter<ByteString, Int>) throws {
+        line.withUnsafeBytes { bytes in
+            for word in bytes.split(separator: UInt8(ascii: " ")) {
+                let destination = output.reserveKey(capacity: word.count)
+                for (offset, byte) in word.enumerated() {
+                    destination.storeBytes(of: byte, toByteOffset: offset, as: UInt8.self)
+                }
+                if word.count == 1 {
+                    output.commitKey(length: -1, 1)
+                    continue
+                }
+                let (first, second) = prefixWords(word)
+                output.commitKey(length: word.count, first: first, second: second, 1, keep: word.count % 2 == 0)
+            }
+        }
+    }
+}
+
+/// Emits words of up to sixteen bytes as short keys (two words, no key buffer), longer ones as bytes.
+struct ShortKeyWords: WordMapper {
+    mutating func map(_ line: RawSpan, into output: inout Emitter<ByteString, Int>) throws {
+        line.withUnsafeBytes { bytes in
+            for word in bytes.split(separator: UInt8(ascii: " ")) {
+                guard word.count <= 16 else {
+                    output.emit(keyBytes: UnsafeRawBufferPointer(rebasing: word), 1)
+                    continue
+                }
+                let (first, second) = prefixWords(word)
+                output.emit(shortKey: first, second, length: word.count, 1)
+            }
+        }
+    }
+}
+
+/// Emits every word; its key filter keeps the words that start with `x` from leaving the map side.
+struct WordsWithoutX: WordMapper {
+    mutating func map(_ line: RawSpan, into output: inout Emitter<ByteString, Int>) throws {
+        line.withUnsafeBytes { bytes in
+            for word in bytes.split(separator: UInt8(ascii: " ")) {
+                output.emit(keyBytes: UnsafeRawBufferPointer(rebasing: word), 1)
+            }
+        }
+    }
+
+    func keepsKey(_ key: RawSpan) -> Bool {
+        key.withUnsafeBytes { $0.first != UInt8(ascii: "x") }
+    }
 }
 
 /// A reducer that reads its key (through the protocol's default, which decodes it): each residue's
@@ -137,71 +181,6 @@ struct LabelledResidues: MapReduceJob {
     init() {}
     func encode(into writer: inout WireWriter) {}
     init(decoding reader: inout WireReader) throws {}
-}
-
-/// Emits words of up to sixteen bytes as short keys (two words, no key buffer), longer ones as bytes.
-struct ShortKeyWords: MapReduceJob {
-    static let name = "short-key-words"
-    var combining: Bool
-
-    struct Map: Mapper {
-        mutating func map(_ line: RawSpan, into output: inout Emitter<ByteString, Int>) throws {
-            line.withUnsafeBytes { bytes in
-                for word in bytes.split(separator: UInt8(ascii: " ")) {
-                    guard word.count <= 16 else {
-                        output.emit(keyBytes: UnsafeRawBufferPointer(rebasing: word), 1)
-                        continue
-                    }
-                    var first: UInt64 = 0
-                    var second: UInt64 = 0
-                    for (offset, byte) in word.enumerated() {
-                        if offset < 8 {
-                            first |= UInt64(byte) << UInt64(8 * offset)
-                        } else {
-                            second |= UInt64(byte) << UInt64(8 * (offset - 8))
-                        }
-                    }
-                    output.emit(shortKey: first, second, length: word.count, 1)
-                }
-            }
-        }
-    }
-
-    func makeMapper() -> Map { Map() }
-    func makeCombiner() -> SumCombiner<Int>? { self.combining ? SumCombiner() : nil }
-    func makeReducer() -> SumReducer<ByteString, Int> { SumReducer() }
-
-    init(combining: Bool) { self.combining = combining }
-    func encode(into writer: inout WireWriter) { writer.write(self.combining ? 1 : 0) }
-    init(decoding reader: inout WireReader) throws { self.combining = try reader.readByte() == 1 }
-}
-
-/// Emits every word; its key filter keeps the words that start with `x` from leaving the map side.
-struct WordsWithoutX: MapReduceJob {
-    static let name = "words-without-x"
-    var combining: Bool
-
-    struct Map: Mapper {
-        mutating func map(_ line: RawSpan, into output: inout Emitter<ByteString, Int>) throws {
-            line.withUnsafeBytes { bytes in
-                for word in bytes.split(separator: UInt8(ascii: " ")) {
-                    output.emit(keyBytes: UnsafeRawBufferPointer(rebasing: word), 1)
-                }
-            }
-        }
-
-        func keepsKey(_ key: RawSpan) -> Bool {
-            key.withUnsafeBytes { $0.first != UInt8(ascii: "x") }
-        }
-    }
-
-    func makeMapper() -> Map { Map() }
-    func makeCombiner() -> SumCombiner<Int>? { self.combining ? SumCombiner() : nil }
-    func makeReducer() -> SumReducer<ByteString, Int> { SumReducer() }
-
-    init(combining: Bool) { self.combining = combining }
-    func encode(into writer: inout WireWriter) { writer.write(self.combining ? 1 : 0) }
-    init(decoding reader: inout WireReader) throws { self.combining = try reader.readByte() == 1 }
 }
 
 @Suite("Jobs run in process")
@@ -242,50 +221,57 @@ struct ExampleJobTests {
         #expect(result == ["a": [5, 7, 7], "b": [1, 4, 6, 9], "c": [6]])
     }
 
+    /// Runs ``CountingJob`` with mapper `Map` over `text`: the counts by key, and the statistics.
+    func count<Map: WordMapper>(
+        _: Map.Type,
+        combining: Bool,
+        text: String
+    ) async throws -> (counts: [String: Int], statistics: JobStatistics) {
+        let scratch = try TemporaryDirectory("counting")
+        defer { scratch.remove() }
+        try scratch.write("in.txt", text)
+        var counts: [String: Int] = [:]
+        let statistics = try await self.engine.run(
+            CountingJob<Map>(combining: combining),
+            inputs: [.path(scratch.path)]
+        ) {
+            counts[$0.description] = $1
+        }
+        return (counts, statistics)
+    }
+
     @Test("keys dropped on the emitter's fast path never arrive, nor count as emitted", arguments: [true, false])
     func droppedKeys(combining: Bool) async throws {
-        let scratch = try TemporaryDirectory("dropped")
-        defer { scratch.remove() }
         // Long and short words, dropped ones between kept ones, in batches larger than the emitter's.
         let line = "ab abc a abcdefghijklmnopqrstuvwxyz0123 abcd abcdefghijklmnopqrstuvwxyz012 x yz"
-        try scratch.write("in.txt", Array(repeating: line, count: 500).joined(separator: "\n"))
-        var result: [String: Int] = [:]
-        let statistics = try await self.engine.run(EvenWords(combining: combining), inputs: [.path(scratch.path)]) {
-            result[$0.description] = $1
-        }
-        #expect(result == ["ab": 500, "abcd": 500, "abcdefghijklmnopqrstuvwxyz0123": 500, "yz": 500])
+        let text = Array(repeating: line, count: 500).joined(separator: "\n")
+        let (counts, statistics) = try await self.count(EvenWords.self, combining: combining, text: text)
+        #expect(counts == ["ab": 500, "abcd": 500, "abcdefghijklmnopqrstuvwxyz0123": 500, "yz": 500])
         #expect(statistics.pairsEmitted == 2_000)
     }
 
     @Test("keys the mapper's filter rejects never arrive, but count as emitted", arguments: [true, false])
     func filteredKeys(combining: Bool) async throws {
-        let scratch = try TemporaryDirectory("filtered")
-        defer { scratch.remove() }
         let line = "x xa a b xyzxyzxyzxyzxyzxyzxyz b abcdefghijklmnopqrstuvwxyz"
-        try scratch.write("in.txt", Array(repeating: line, count: 300).joined(separator: "\n"))
-        var result: [String: Int] = [:]
-        let statistics = try await self.engine.run(WordsWithoutX(combining: combining), inputs: [.path(scratch.path)]) {
-            result[$0.description] = $1
-        }
-        #expect(result == ["a": 300, "b": 600, "abcdefghijklmnopqrstuvwxyz": 300])
+        let text = Array(repeating: line, count: 300).joined(separator: "\n")
+        let (counts, statistics) = try await self.count(WordsWithoutX.self, combining: combining, text: text)
+        #expect(counts == ["a": 300, "b": 600, "abcdefghijklmnopqrstuvwxyz": 300])
         #expect(statistics.pairsEmitted == 2_100)
         #expect(statistics.outputKeys == 3)
     }
 
     @Test("short keys given as two words arrive whole, among longer keys", arguments: [true, false])
     func shortKeys(combining: Bool) async throws {
-        let scratch = try TemporaryDirectory("short-keys")
-        defer { scratch.remove() }
         // Every length from 1 to 18, so keys of exactly 8 and 16 bytes and the first longer ones mix.
         let words = (1...18).map { String(repeating: String(UnicodeScalar(UInt8(96 + $0))), count: $0) }
         var random = SeededGenerator(seed: 7)
         let lines = (0..<400).map { _ in words.shuffled(using: &random).joined(separator: " ") }
-        try scratch.write("in.txt", lines.joined(separator: "\n"))
-        var result: [String: Int] = [:]
-        let statistics = try await self.engine.run(ShortKeyWords(combining: combining), inputs: [.path(scratch.path)]) {
-            result[$0.description] = $1
-        }
-        #expect(result == Dictionary(uniqueKeysWithValues: words.map { ($0, 400) }))
+        let (counts, statistics) = try await self.count(
+            ShortKeyWords.self,
+            combining: combining,
+            text: lines.joined(separator: "\n")
+        )
+        #expect(counts == Dictionary(uniqueKeysWithValues: words.map { ($0, 400) }))
         #expect(statistics.pairsEmitted == 18 * 400)
     }
 
