@@ -140,12 +140,13 @@ public struct Emitter<Key: WireCodable, Value: WireCodable> {
     /// - Parameters:
     ///   - first: The key's bytes 0..<8, little-endian.
     ///   - second: The key's bytes 8..<16, little-endian.
-    ///   - length: The key's length, 0...16.
+    ///   - length: The key's length, 0...16; anything else stops the program (a longer key would be
+    ///     cut short without a word).
     ///   - value: The value.
     @inlinable @inline(__always)
     public mutating func emit(shortKey first: UInt64, _ second: UInt64, length: Int, _ value: Value)
     where Key: RawBytesCodable {
-        assert((0...16).contains(length), "a short key has at most 16 bytes")
+        precondition(UInt(bitPattern: length) <= 16, "a short key has at most 16 bytes")
         if _slowPath(self.count == self.capacity) { self.makeRoom(forKeyBytes: 0) }
         let hash = KeyWords.hash(first: first, second: second, key: self.keys, length: length)
         let count = self.count
