@@ -228,8 +228,9 @@ public struct Emitter<Key: WireCodable, Value: WireCodable> {
         }
     }
 
-    /// Hands every gathered pair to the engine.
-    @usableFromInline
+    /// Hands every gathered pair to the engine. Inlinable so that it is compiled for the job's types:
+    /// generic, emptying the batch called into the runtime for every batch.
+    @inlinable
     mutating func drain() {
         self._emittedCount &+= self.count &- self.dropped
         self.dropped = 0
@@ -360,7 +361,7 @@ final class EmitBatch<Value> {
         return UnsafeRawPointer(self.keys + Int(entry.pointee.offset))
     }
 
-    @usableFromInline
+    @inlinable
     func removeAll() {
         self.values.deinitialize(count: self.count)
         self.count = 0
