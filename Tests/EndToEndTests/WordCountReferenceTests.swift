@@ -43,6 +43,8 @@ struct WordCountReferenceTests {
         arguments: [
             ["--workers", "1"], ["--workers", "2"], ["--workers", "2", "--chunksize", "4K"],
             ["--workers", "3", "--chunksize", "1M", "--reduce-chunksize", "100"],
+            // A table budget far below the corpus's vocabulary: workers spill in mid-task, many times.
+            ["--workers", "2", "--chunksize", "256K", "--worker-memory", "1M"],
         ]
     )
     func fixtureCorpus(flags: [String]) throws {
