@@ -296,15 +296,6 @@ package final class KeyTable<Payload> {
         return UnsafeRawBufferPointer(start: keys + offset, count: code - 1)
     }
 
-    /// The occupied slots, in slot order.
-    @inlinable
-    func occupiedSlots() -> [UInt32] {
-        var result: [UInt32] = []
-        result.reserveCapacity(self.count)
-        for slot in 0...self.slotMask where self.slots[slot].meta != 0 { result.append(UInt32(slot)) }
-        return result
-    }
-
     @inlinable
     func deinitializePayloads() {
         guard !_isPOD(Payload.self) else { return }
