@@ -144,6 +144,7 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
             partitions: partitions,
             chunkSize: min(max(table.count * 24 / partitions, 1 << 10), 16 << 10)
         )
+        // Emptied even when writing fails: the error fails the job, and memory stays bounded meanwhile.
         defer {
             records.deallocate()
             table.removeAll()
