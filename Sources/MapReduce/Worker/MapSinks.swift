@@ -308,9 +308,11 @@ struct PartitionedRecords {
     /// Writes `partition`'s records to the writer's current segment.
     @inlinable
     func write(partition: Int, to writer: SpillWriter) throws {
-        for chunk in self.full[partition] + [self.current[partition]] where chunk.used > 0 {
+        for chunk in self.full[partition] {
             try writer.writeEncodedRecords(UnsafeRawBufferPointer(start: chunk.base, count: chunk.used), count: 0)
         }
+        let last = self.current[partition]
+        try writer.writeEncodedRecords(UnsafeRawBufferPointer(start: last.base, count: last.used), count: 0)
         writer.segmentKeys &+= self.records[partition]
     }
 

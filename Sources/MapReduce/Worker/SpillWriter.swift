@@ -94,14 +94,15 @@ final class SpillWriter {
     /// Appends `count` records that are already encoded: buffered if they fit, else written through.
     @usableFromInline
     func writeEncodedRecords(_ records: UnsafeRawBufferPointer, count: Int) throws {
-        if self.used &+ records.count <= self.capacity, let base = records.baseAddress {
+        self.segmentKeys &+= count
+        guard let base = records.baseAddress, !records.isEmpty else { return }
+        if self.used &+ records.count <= self.capacity {
             copyBytes(from: base, to: self.buffer + self.used, count: records.count)
             self.used &+= records.count
         } else {
             try self.flush()
             try self.writeThrough(records)
         }
-        self.segmentKeys &+= count
     }
 
     @usableFromInline
