@@ -1,6 +1,9 @@
 /// Reads the records of one run file in order (`keyLength key outputLength output`, lengths as varints),
 /// parsing them in place in a buffer that is refilled as it drains.
-final class RunReader {
+///
+/// A noncopyable value rather than a class: the merge loop calls ``advance()`` once per output key, and
+/// a class there cost a retain and a release per call.
+struct RunReader: ~Copyable {
     let path: String
     private let fd: CInt
     private var buffer: UnsafeMutableRawPointer
@@ -31,7 +34,7 @@ final class RunReader {
     }
 
     /// Loads the next record; false at the end of the run.
-    func advance() throws -> Bool {
+    mutating func advance() throws -> Bool {
         if self.end - self.start < 20 { try self.fill(minimum: 20) }
         guard self.end > self.start else { return false }
         var position = self.start
@@ -59,8 +62,7 @@ final class RunReader {
             self.output = UnsafeRawBufferPointer(start: self.buffer + position, count: outputLength)
             self.start = position + outputLength
         }
-        // The first eight bytes little-endian and zero-padded, byte-swapped: integer order is byte order.
-        self.prefix = self.key.baseAddress.map { KeyWords.word(of: $0, length: keyLength, at: 0).byteSwapped } ?? 0
+        self.prefix = keyPrefix(self.key)
         return true
     }
 
@@ -78,7 +80,7 @@ final class RunReader {
     }
 
     /// Moves what is left to the front and reads until `minimum` bytes are buffered or the run ends.
-    private func fill(minimum: Int) throws {
+    private mutating func fill(minimum: Int) throws {
         if self.start > 0 {
             (self.buffer).copyMemory(from: self.buffer + self.start, byteCount: self.end - self.start)
             self.end -= self.start
@@ -120,76 +122,27 @@ enum RunMerger {
         runs paths: [String],
         _ body: (_ key: UnsafeRawBufferPointer, _ output: UnsafeRawBufferPointer) throws -> Void
     ) throws {
-        var readers: [RunReader] = []
+        let readers = UnsafeMutablePointer<RunReader>.allocate(capacity: max(1, paths.count))
+        var opened = 0
+        defer {
+            readers.deinitialize(count: opened)
+            readers.deallocate()
+        }
         for path in paths {
-            let reader = try RunReader(path: path)
-            if try reader.advance() { readers.append(reader) }
+            (readers + opened).initialize(to: try RunReader(path: path))
+            opened += 1
         }
-        var heap = MergeHeap(readers)
-        // The readers live as long as `readers`: the loop borrows them without retaining each time.
-        try withExtendedLifetime(readers) {
-            while let top = heap.top {
-                unowned(unsafe) let reader = readers[top]
-                try body(reader.key, reader.output)
-                if try reader.advance() {
-                    heap.replaceTop(prefix: reader.prefix, key: reader.key)
-                } else {
-                    heap.removeTop()
-                }
+        let tree = try LoserTree(count: opened) { run in
+            try readers[run].advance() ? (readers[run].prefix, readers[run].key) : nil
+        }
+        defer { tree.deallocate() }
+        while let top = tree.top {
+            try body(readers[top].key, readers[top].output)
+            if try readers[top].advance() {
+                tree.replaceTop(prefix: readers[top].prefix, key: readers[top].key)
+            } else {
+                tree.removeTop()
             }
-        }
-    }
-}
-
-/// A binary min-heap of runs, ordered by their current keys. Each entry carries its run's key and the
-/// key's prefix, so most comparisons read two integers side by side and none touches a reader.
-struct MergeHeap {
-    struct Entry {
-        var prefix: UInt64
-        var key: UnsafeRawBufferPointer
-        var run: Int
-    }
-
-    private var entries: [Entry]
-
-    init(_ readers: [RunReader]) {
-        self.entries = readers.enumerated().map { Entry(prefix: $1.prefix, key: $1.key, run: $0) }
-        for start in stride(from: self.entries.count / 2 - 1, through: 0, by: -1) { self.siftDown(from: start) }
-    }
-
-    /// The run whose current key is the smallest; nil when every run is done.
-    var top: Int? { self.entries.first?.run }
-
-    /// The top run moved on to `key`, whose prefix is `prefix`.
-    mutating func replaceTop(prefix: UInt64, key: UnsafeRawBufferPointer) {
-        self.entries[0].prefix = prefix
-        self.entries[0].key = key
-        self.siftDown(from: 0)
-    }
-
-    /// The top run is done.
-    mutating func removeTop() {
-        self.entries[0] = self.entries[self.entries.count - 1]
-        self.entries.removeLast()
-        self.siftDown(from: 0)
-    }
-
-    private static func less(_ a: Entry, _ b: Entry) -> Bool {
-        if a.prefix != b.prefix { return a.prefix < b.prefix }
-        return compareBytes(a.key, b.key) < 0
-    }
-
-    private mutating func siftDown(from start: Int) {
-        let count = self.entries.count
-        var parent = start
-        while true {
-            let left = 2 &* parent &+ 1
-            guard left < count else { return }
-            var smallest = left
-            if left &+ 1 < count && Self.less(self.entries[left &+ 1], self.entries[left]) { smallest = left &+ 1 }
-            if !Self.less(self.entries[smallest], self.entries[parent]) { return }
-            self.entries.swapAt(parent, smallest)
-            parent = smallest
         }
     }
 }
