@@ -113,6 +113,16 @@ func prefixWords(_ word: some Collection<UInt8>) -> (first: UInt64, second: UInt
 
 /// Emits every word of a line through the emitter's fast path, dropping the odd-length ones there:
 /// with `keep: false` or, for words of one letter, with length -1.
+/// Counts each line's text before its first `_`.
+struct PrefixCounts: WordMapper {
+    mutating func map(_ line: RawSpan, into output: inout Emitter<ByteString, Int>) throws {
+        line.withUnsafeBytes { bytes in
+            let end = bytes.firstIndex(of: UInt8(ascii: "_")) ?? bytes.count
+            output.emit(ByteString(Array(bytes[..<end])), 1)
+        }
+    }
+}
+
 struct EvenWords: WordMapper {
     mutating func map(_ line: RawSpan, into output: inout Emitter<ByteString, Int>) throws {
         line.withUnsafeBytes { bytes in
@@ -219,6 +229,51 @@ struct ExampleJobTests {
             result[key.description] = lengths
         }
         #expect(result == ["a": [5, 7, 7], "b": [1, 4, 6, 9], "c": [6]])
+    }
+
+    @Test("spills made under a small memory budget merge back exactly, with and without a combiner")
+    func manySpills() async throws {
+        let scratch = try TemporaryDirectory("many-spills")
+        defer { scratch.remove() }
+        // About 3 MB of lines whose first bytes spread over many keys: several spills each way.
+        var random = SeededGenerator(seed: 5)
+        var text = ""
+        var lengths: [String: [Int]] = [:]
+        var words: [String: Int] = [:]
+        for _ in 0..<200_000 {
+            let initial = Character(UnicodeScalar(UInt8.random(in: 97...122, using: &random)))
+            let word = String(initial) + String(Int.random(in: 0..<3_000, using: &random))
+            let line = word + String(repeating: "_", count: Int.random(in: 0...8, using: &random))
+            text += line + "\n"
+            lengths[String(initial), default: []].append(line.utf8.count)
+            words[word, default: 0] += 1
+        }
+        try scratch.write("in.txt", text)
+        let engine = MapReduceEngine(
+            configuration: .init(execution: .inProcess, mapChunkSize: .fixed(256 << 10), workerMemoryBudget: 1 << 20)
+        )
+        var gathered: [String: [Int]] = [:]
+        let listStatistics = try await engine.run(LengthsByInitial(), inputs: [.path(scratch.path)]) { key, values in
+            gathered[key.description] = values
+        }
+        #expect(listStatistics.spills > 2)
+        let listsMatch = gathered == lengths.mapValues { $0.sorted() }
+        #expect(listsMatch)
+
+        var counts: [String: Int] = [:]
+        var order: [String] = []
+        let countStatistics = try await engine.run(
+            CountingJob<PrefixCounts>(combining: true),
+            inputs: [.path(scratch.path)]
+        ) { key, count in
+            counts[key.description] = count
+            order.append(key.description)
+        }
+        #expect(countStatistics.spills > 1)
+        let countsMatch = counts == words
+        #expect(countsMatch)
+        let ordered = order == order.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        #expect(ordered)
     }
 
     /// Runs ``CountingJob`` with mapper `Map` over `text`: the counts by key, and the statistics.

@@ -25,7 +25,7 @@ struct FrameTests {
                 ReduceTask(
                     id: 2,
                     partitions: 4..<9,
-                    inputs: [.init(path: "/tmp/s", offset: 3, length: 4)],
+                    inputs: [.init(path: "/tmp/s", offset: 3, length: 4, segmentLengths: [1, 0, 3])],
                     estimatedKeys: 10
                 )
             ),
@@ -64,6 +64,16 @@ struct FrameTests {
         #expect(throws: MapReduceError.self) {
             try CoordinatorMessage(frame: CoordinatorMessage.map(MapTask(id: 1, splits: [backwards])).frame)
         }
+        // A reduce input whose partition segments do not add up to its length is refused.
+        let reduce = CoordinatorMessage.reduce(
+            ReduceTask(
+                id: 1,
+                partitions: 0..<2,
+                inputs: [.init(path: "s", offset: 0, length: 9, segmentLengths: [4, 4])],
+                estimatedKeys: 1
+            )
+        )
+        #expect(throws: MapReduceError.self) { try CoordinatorMessage(frame: reduce.frame) }
         // A split count far beyond what the payload can hold is refused before allocating.
         #expect(throws: MapReduceError.self) {
             try CoordinatorMessage(frame: Frame(kind: good.kind, payload: [0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]))

@@ -6,10 +6,15 @@ struct SchedulerTests {
     let a = SlotID(index: 0, generation: 0)
     let b = SlotID(index: 1, generation: 0)
 
-    func machine(files: Int = 4, attempts: Int = 3) -> SchedulerStateMachine {
+    func machine(files: Int = 4, attempts: Int = 3, reduceChunkSize: ChunkSize = .fixed(1)) -> SchedulerStateMachine {
         let inputs = (0..<files).map { InputFile(path: "/in/\($0)", displayName: "in\($0)", size: 1000) }
         return SchedulerStateMachine(
-            configuration: .init(reduceChunkSize: .fixed(1), partitions: 2, maxTaskAttempts: attempts, slots: 2),
+            configuration: .init(
+                reduceChunkSize: reduceChunkSize,
+                partitions: 2,
+                maxTaskAttempts: attempts,
+                slots: 2
+            ),
             inputs: inputs,
             tuner: MapChunkTuner(setting: .fixed(1000), slots: 2, totalBytes: files * 1000)
         )
@@ -24,6 +29,22 @@ struct SchedulerTests {
 
     func report(_ task: MapTask, spills: [Spill] = []) -> MapTaskReport {
         MapTaskReport(taskID: task.id, bytes: task.byteCount, records: 1, elapsedNanoseconds: 1000, spills: spills)
+    }
+
+    @Test("a reduce task over several partitions is told where each partition's sorted segment starts")
+    func segmentLengths() throws {
+        var m = self.machine(files: 1, reduceChunkSize: .fixed(100))
+        guard case .map(let task) = m.nextAssignment(for: self.a) else {
+            Issue.record("expected a map task")
+            return
+        }
+        try m.mapDone(self.report(task, spills: [self.spill("s-a")]), on: self.a)
+        guard case .reduce(let reduce) = m.nextAssignment(for: self.a) else {
+            Issue.record("expected a reduce task")
+            return
+        }
+        #expect(reduce.partitions == 0..<2)
+        #expect(reduce.inputs == [.init(path: "s-a", offset: 0, length: 15, segmentLengths: [10, 5])])
     }
 
     @Test("map, flush, reduce, stop")
@@ -51,6 +72,7 @@ struct SchedulerTests {
         #expect(r1.partitions == 0..<1 && r2.partitions == 1..<2)
         #expect(r1.inputs.map(\.path).sorted() == ["s-a", "s-b"])
         #expect(r2.inputs.allSatisfy { $0.offset == 10 && $0.length == 5 })
+        #expect(r1.inputs.allSatisfy { $0.segmentLengths == [10] } && r2.inputs.allSatisfy { $0.segmentLengths == [5] })
         try m.reduceDone(
             ReduceTaskReport(taskID: r1.id, runPath: "r1", keys: 2, inputBytes: 20, elapsedNanoseconds: 1),
             on: self.a

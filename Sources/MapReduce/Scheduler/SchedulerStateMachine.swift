@@ -297,7 +297,14 @@ package struct SchedulerStateMachine {
                 let segments = spill.segments[range]
                 let length = segments.reduce(0) { $0 + $1.length }
                 guard length > 0, let first = segments.first else { continue }
-                inputs.append(ReduceTask.Input(path: spill.path, offset: first.offset, length: length))
+                inputs.append(
+                    ReduceTask.Input(
+                        path: spill.path,
+                        offset: first.offset,
+                        length: length,
+                        segmentLengths: segments.map(\.length)
+                    )
+                )
             }
             tasks.append(ReduceTask(id: tasks.count, partitions: range, inputs: inputs, estimatedKeys: estimated))
         }

@@ -175,25 +175,43 @@ package struct ReduceTask: Sendable, Equatable {
         @usableFromInline package var path: String
         @usableFromInline package var offset: Int
         @usableFromInline package var length: Int
+        /// The lengths of the partitions' segments, laid end to end from `offset`: each is sorted by key.
+        @usableFromInline package var segmentLengths: [Int]
 
-        @usableFromInline package init(path: String, offset: Int, length: Int) {
+        @usableFromInline package init(path: String, offset: Int, length: Int, segmentLengths: [Int]) {
             self.path = path
             self.offset = offset
             self.length = length
+            self.segmentLengths = segmentLengths
         }
 
-        @usableFromInline package static var minimumEncodedSize: Int { 3 }
+        @usableFromInline package static var minimumEncodedSize: Int { 4 }
 
         package func encode(into writer: inout WireWriter) {
             writer.writeLengthPrefixed(self.path)
             writer.writeVarint(self.offset)
             writer.writeVarint(self.length)
+            writer.writeVarint(self.segmentLengths.count)
+            for length in self.segmentLengths { writer.writeVarint(length) }
         }
 
         @usableFromInline package init(decoding reader: inout WireReader) throws {
             self.path = try reader.readLengthPrefixedString()
             self.offset = try reader.readCount()
             self.length = try reader.readCount()
+            let count = try reader.readCount(limit: reader.remaining)
+            var lengths: [Int] = []
+            lengths.reserveCapacity(count)
+            var total = 0
+            for _ in 0..<count {
+                let length = try reader.readCount(limit: self.length - total)
+                lengths.append(length)
+                total += length
+            }
+            guard total == self.length else {
+                throw MapReduceError(.protocolViolation, "a reduce input's segments do not add up to its length")
+            }
+            self.segmentLengths = lengths
         }
     }
 

@@ -128,10 +128,13 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
         self.configuration.spillingMidTask(self.spill)
     }
 
-    /// Writes every key and value to a new spill, partition by partition, then empties the table.
+    /// Writes every key and value to a new spill, partition by partition, each partition sorted by key,
+    /// then empties the table.
     ///
     /// One pass over the slots in slot order, which streams through the table: each kept key's record
-    /// is appended to its partition's chunks, which are then written out in partition order.
+    /// is appended to its partition's chunks. Then each partition, a few dozen kilobytes that stay in
+    /// cache, is sorted and written out. Sorted segments let a reduce task merge its inputs instead of
+    /// hashing every record again.
     @inlinable
     func spill() throws {
         let table = self.table
@@ -164,8 +167,10 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
         }
         guard records.count > 0 else { return }
         let writer = try SpillWriter(path: configuration.namer.next("spill"))
+        var sorter = SpillSorter()
         for p in 0..<partitions {
-            try records.write(partition: p, to: writer)
+            try records.sort(partition: p, with: &sorter)
+            try sorter.write(to: writer)
             writer.endPartition()
         }
         configuration.unreported.append(try writer.finish())
@@ -183,7 +188,6 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
 @usableFromInline
 final class BufferingSink<P: Partitioner, Value: WireCodable> {
     @usableFromInline @exclusivity(unchecked) var buffers: [WireWriter]
-    @usableFromInline @exclusivity(unchecked) var records: [Int]
     @usableFromInline @exclusivity(unchecked) var bufferedBytes = 0
     @usableFromInline @exclusivity(unchecked) var scratch = WireWriter(capacity: 64)
     @usableFromInline let configuration: SpillConfiguration<P>
@@ -192,7 +196,6 @@ final class BufferingSink<P: Partitioner, Value: WireCodable> {
     init(configuration: SpillConfiguration<P>) {
         self.configuration = configuration
         self.buffers = Array(repeating: WireWriter(), count: configuration.partitions)
-        self.records = Array(repeating: 0, count: configuration.partitions)
     }
 
     @usableFromInline var prefetchHint: PrefetchHint { .none }
@@ -213,35 +216,45 @@ final class BufferingSink<P: Partitioner, Value: WireCodable> {
             let before = self.buffers[partition].count
             self.buffers[partition].writeLengthPrefixed(key)
             self.scratch.bytes.withUnsafeBytes { self.buffers[partition].writeLengthPrefixed($0) }
-            self.records[partition] += 1
-            self.bufferedBytes += self.buffers[partition].count - before
+            self.bufferedBytes += self.buffers[partition].count - before + Self.sortOverhead
         }
         if self.bufferedBytes > self.configuration.memoryBudget {
             self.configuration.spillingMidTask(self.spill)
         }
     }
 
+    /// Writes the buffered records to a new spill, partition by partition, each partition sorted by key
+    /// (records of one key in the order they came), then empties the buffers.
     @usableFromInline
     func spill() throws {
         guard self.bufferedBytes > 0 else { return }
-        let writer = try SpillWriter(path: self.configuration.namer.next("spill"))
-        for p in 0..<self.buffers.count {
-            try writer.writeEncodedRecords(self.buffers[p].bytes, count: self.records[p])
-            writer.endPartition()
-            self.buffers[p] = WireWriter()
-            self.records[p] = 0
+        defer {
+            for p in 0..<self.buffers.count { self.buffers[p] = WireWriter() }
+            self.bufferedBytes = 0
         }
-        self.bufferedBytes = 0
+        let writer = try SpillWriter(path: self.configuration.namer.next("spill"))
+        var sorter = SpillSorter()
+        for p in 0..<self.buffers.count {
+            try self.buffers[p].bytes.withUnsafeBytes { records in
+                try sorter.add(records)
+                try sorter.write(to: writer)
+            }
+            writer.endPartition()
+        }
         self.configuration.unreported.append(try writer.finish())
     }
+
+    /// Memory a buffered record costs beyond its bytes when its partition is sorted for a spill.
+    @usableFromInline static var sortOverhead: Int { SpillSorter.overheadPerRecord }
 
     @usableFromInline
     func releaseMemory() {}
 }
 
 /// A spill's records while it is being made: appended in any order of partitions, into chunks of
-/// memory per partition, then written out partition by partition. Nothing is indexed: the records are
-/// the only memory it holds, plus at most one part-filled chunk per partition.
+/// memory per partition, then sorted and written out partition by partition. Until then nothing is
+/// indexed: the records are the only memory it holds, plus at most one part-filled chunk per
+/// partition; the sort indexes one partition at a time.
 @usableFromInline
 struct PartitionedRecords {
     @usableFromInline
@@ -259,9 +272,8 @@ struct PartitionedRecords {
 
     @usableFromInline let partitions: Int
     @usableFromInline let chunkSize: Int
-    /// Per partition, the chunk being filled (none yet: capacity 0) and its records so far.
+    /// Per partition, the chunk being filled (none yet: capacity 0).
     @usableFromInline let current: UnsafeMutablePointer<Chunk>
-    @usableFromInline let records: UnsafeMutablePointer<Int>
     /// Per partition, its full chunks in order.
     @usableFromInline var full: [[Chunk]]
     /// Records appended.
@@ -273,8 +285,6 @@ struct PartitionedRecords {
         self.chunkSize = chunkSize
         self.current = .allocate(capacity: partitions)
         self.current.initialize(repeating: Chunk(base: nil, capacity: 0), count: partitions)
-        self.records = .allocate(capacity: partitions)
-        self.records.initialize(repeating: 0, count: partitions)
         self.full = Array(repeating: [], count: partitions)
     }
 
@@ -293,7 +303,6 @@ struct PartitionedRecords {
         position = SpillWriter.putVarint(value.count, base, position)
         if let bytes = value.baseAddress { copyBytes(from: bytes, to: base + position, count: value.count) }
         chunk.pointee.used = position &+ value.count
-        self.records[partition] &+= 1
         self.count &+= 1
     }
 
@@ -305,15 +314,14 @@ struct PartitionedRecords {
         self.current[partition] = Chunk(base: .allocate(byteCount: capacity, alignment: 16), capacity: capacity)
     }
 
-    /// Writes `partition`'s records to the writer's current segment.
+    /// Hands `partition`'s records to `sorter`.
     @inlinable
-    func write(partition: Int, to writer: SpillWriter) throws {
+    func sort(partition: Int, with sorter: inout SpillSorter) throws {
         for chunk in self.full[partition] {
-            try writer.writeEncodedRecords(UnsafeRawBufferPointer(start: chunk.base, count: chunk.used), count: 0)
+            try sorter.add(UnsafeRawBufferPointer(start: chunk.base, count: chunk.used))
         }
         let last = self.current[partition]
-        try writer.writeEncodedRecords(UnsafeRawBufferPointer(start: last.base, count: last.used), count: 0)
-        writer.segmentKeys &+= self.records[partition]
+        try sorter.add(UnsafeRawBufferPointer(start: last.base, count: last.used))
     }
 
     @inlinable
@@ -323,7 +331,72 @@ struct PartitionedRecords {
             self.current[p].base?.deallocate()
         }
         self.current.deallocate()
-        self.records.deallocate()
         self.full = []
+    }
+}
+
+/// Puts the records of one spill partition in key order, records with equal keys in the order they
+/// were added, and writes them out. Its arrays are kept from one partition to the next.
+@usableFromInline
+struct SpillSorter {
+    /// Memory a record costs while it is being sorted: its place and its sort entry.
+    @usableFromInline static var overheadPerRecord: Int {
+        MemoryLayout<UnsafeRawBufferPointer>.stride + MemoryLayout<PrefixEntry>.stride
+    }
+
+    @usableFromInline var records: [UnsafeRawBufferPointer] = []
+    @usableFromInline var order: [PrefixEntry] = []
+
+    @inlinable init() {}
+
+    /// Adds the `keyLength key valueLength value` records in `bytes`, which must stay valid until
+    /// ``write(to:)``.
+    @inlinable
+    mutating func add(_ bytes: UnsafeRawBufferPointer) throws {
+        guard let base = bytes.baseAddress else { return }
+        let end = bytes.count
+        var position = 0
+        while position < end {
+            let start = position
+            guard let keyLength = readRecordLength(base, &position, end) else { throw Self.malformed() }
+            let key = UnsafeRawBufferPointer(start: base + position, count: keyLength)
+            position &+= keyLength
+            guard let valueLength = readRecordLength(base, &position, end) else { throw Self.malformed() }
+            position &+= valueLength
+            precondition(self.records.count < Int(UInt32.max), "a spill partition holds at most 4 Gi records")
+            self.order.append(PrefixEntry(prefix: keyPrefix(key), slot: UInt32(truncatingIfNeeded: self.records.count)))
+            self.records.append(UnsafeRawBufferPointer(start: base + start, count: position &- start))
+        }
+    }
+
+    @usableFromInline
+    static func malformed() -> MapReduceError {
+        MapReduceError(.protocolViolation, "a buffered map output record is malformed")
+    }
+
+    /// Writes the records added so far in key order, and forgets them.
+    @inlinable
+    mutating func write(to writer: SpillWriter) throws {
+        defer {
+            self.records.removeAll(keepingCapacity: true)
+            self.order.removeAll(keepingCapacity: true)
+        }
+        let records = self.records
+        PrefixSort.sort(&self.order) { lhs, rhs in
+            let order = compareBytes(Self.key(of: records[Int(lhs)]), Self.key(of: records[Int(rhs)]))
+            return order != 0 ? order < 0 : lhs < rhs
+        }
+        for entry in self.order {
+            try writer.writeEncodedRecords(records[Int(entry.slot)], count: 1)
+        }
+    }
+
+    /// The key of a record that ``add(_:)`` has read once already.
+    @inlinable
+    static func key(of record: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        guard let base = record.baseAddress else { return record }
+        var position = 0
+        let length = readRecordLength(base, &position, record.count) ?? 0
+        return UnsafeRawBufferPointer(start: base + position, count: length)
     }
 }

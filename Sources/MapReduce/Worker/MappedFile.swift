@@ -11,27 +11,37 @@ final class MappedFile {
     @usableFromInline let bytes: UnsafeRawBufferPointer
     private let mapping: UnsafeMutableRawPointer?
 
-    /// Maps `path`, checking that it still has the size it had when the job started.
+    /// Maps an input file, checking that it still has the size it had when the job started.
     @usableFromInline
-    init(path: String, displayName: String, expectedSize: Int) throws {
+    convenience init(path: String, displayName: String, expectedSize: Int) throws {
+        try self.init(path: path, displayName: displayName, expectedSize: expectedSize, code: .badInput)
+    }
+
+    /// Maps a file the job wrote itself, such as a spill: its errors are I/O errors, not bad input.
+    @usableFromInline
+    convenience init(intermediate path: String) throws {
+        try self.init(path: path, displayName: path, expectedSize: nil, code: .io)
+    }
+
+    init(path: String, displayName: String, expectedSize: Int?, code: MapReduceError.Code) throws {
         self.path = path
         self.displayName = displayName
         let fd: CInt
         do {
             fd = try Syscall.openForReading(path)
         } catch {
-            throw MapReduceError(.badInput, "cannot open: \(error.message)", input: displayName)
+            throw MapReduceError(code, "cannot open: \(error.message)", input: displayName)
         }
         defer { Syscall.close(fd) }
         let size: Int
         do {
             size = try Syscall.fileSize(fd)
         } catch {
-            throw MapReduceError(.badInput, "cannot stat: \(error.message)", input: displayName)
+            throw MapReduceError(code, "cannot stat: \(error.message)", input: displayName)
         }
-        guard size == expectedSize else {
+        if let expectedSize, size != expectedSize {
             throw MapReduceError(
-                .badInput,
+                code,
                 "changed while the job ran (it had \(expectedSize) bytes, now \(size))",
                 input: displayName
             )
@@ -45,7 +55,7 @@ final class MappedFile {
         do {
             address = try Syscall.mapReadOnly(fd, count: size)
         } catch {
-            throw MapReduceError(.badInput, "cannot map into memory: \(error.message)", input: displayName)
+            throw MapReduceError(code, "cannot map into memory: \(error.message)", input: displayName)
         }
         self.mapping = address
         self.bytes = UnsafeRawBufferPointer(start: address, count: size)
@@ -145,42 +155,5 @@ final class BufferedFileWriter {
     deinit {
         if !self.closed { Syscall.close(self.fd) }
         self.buffer.deallocate()
-    }
-}
-
-/// Reads byte ranges of a file into a reusable buffer.
-@usableFromInline
-struct RangeReader {
-    @usableFromInline var buffer: [UInt8] = []
-
-    @usableFromInline init() {}
-
-    /// Reads `length` bytes at `offset` of `path` and hands them to `body`.
-    @usableFromInline
-    mutating func withRange<R>(
-        path: String,
-        offset: Int,
-        length: Int,
-        _ body: (UnsafeRawBufferPointer) throws -> R
-    ) throws -> R {
-        if self.buffer.count < length { self.buffer = [UInt8](repeating: 0, count: length) }
-        let fd: CInt
-        do {
-            fd = try Syscall.openForReading(path)
-        } catch {
-            throw MapReduceError(.io, "cannot open intermediate file: \(error.message)", input: path)
-        }
-        defer { Syscall.close(fd) }
-        let read = try self.buffer.withUnsafeMutableBytes { raw -> Int in
-            do {
-                return try Syscall.preadFully(fd, UnsafeMutableRawBufferPointer(rebasing: raw[0..<length]), offset)
-            } catch {
-                throw MapReduceError(.io, "cannot read intermediate file: \(describeError(error))", input: path)
-            }
-        }
-        guard read == length else {
-            throw MapReduceError(.io, "intermediate file is shorter than recorded", input: path)
-        }
-        return try self.buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
     }
 }

@@ -14,8 +14,8 @@ package struct PrefixEntry: Equatable {
 /// Orders keys by their bytes: a least-significant-digit radix sort of the eight-byte prefixes, then a
 /// comparison sort of each run of equal prefixes only.
 ///
-/// A reduce task writes its run in key order, sorting a table of up to hundreds of thousands of keys;
-/// a comparison sort spent most of its time in the comparator.
+/// A spill writes each partition in key order, thousands of keys at a time; a comparison sort spent
+/// most of its time in the comparator.
 /// Radix passes over a digit that every prefix shares are skipped, so short keys cost fewer passes.
 @usableFromInline
 package enum PrefixSort {

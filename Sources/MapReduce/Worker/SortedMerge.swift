@@ -1,5 +1,5 @@
 /// A tournament tree of sorted streams (a loser tree), ordered by their current keys: the core of the
-/// coordinator's merge of reduce outputs.
+/// reduce side's merge of spill segments and of the coordinator's merge of reduce outputs.
 ///
 /// Each internal node remembers the stream that lost the match played there, so when the winner moves
 /// on to its next key, one match per level decides the new winner: half the comparisons of a binary
@@ -132,4 +132,195 @@ struct LoserTree {
 func keyPrefix(_ key: UnsafeRawBufferPointer) -> UInt64 {
     guard let base = key.baseAddress else { return 0 }
     return KeyWords.word(of: base, length: key.count, at: 0).byteSwapped
+}
+
+/// Reads the varint length at `position` of a record in `base[..<end]`, moving past it; nil if it is
+/// truncated, too long, or runs past `end` with the bytes it counts. One-byte lengths, nearly all of
+/// them, take one load and one branch.
+@inlinable @inline(__always)
+func readRecordLength(_ base: UnsafeRawPointer, _ position: inout Int, _ end: Int) -> Int? {
+    guard position < end else { return nil }
+    let first = base.load(fromByteOffset: position, as: UInt8.self)
+    position &+= 1
+    var length = Int(first)
+    if _slowPath(first >= 0x80) {
+        length = Int(first & 0x7f)
+        var shift = 7
+        while true {
+            guard position < end, shift < 56 else { return nil }
+            let byte = base.load(fromByteOffset: position, as: UInt8.self)
+            position &+= 1
+            length |= Int(byte & 0x7f) << shift
+            if byte < 0x80 { break }
+            shift += 7
+        }
+    }
+    return length <= end &- position ? length : nil
+}
+
+/// One sorted segment of a spill being read: `keyLength key valueLength value` records, keys in
+/// nondecreasing byte order.
+@usableFromInline
+struct SegmentCursor {
+    @usableFromInline let base: UnsafeRawPointer
+    @usableFromInline var position = 0
+    @usableFromInline let end: Int
+    @usableFromInline var key = UnsafeRawBufferPointer(start: nil, count: 0)
+    @usableFromInline var value = UnsafeRawBufferPointer(start: nil, count: 0)
+    @usableFromInline var prefix: UInt64 = 0
+    @usableFromInline let path: String
+
+    @inlinable
+    init(_ bytes: UnsafeRawBufferPointer, path: String) {
+        self.base = bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!
+        self.end = bytes.count
+        self.path = path
+    }
+
+    /// Moves to the next record; false at the end of the segment.
+    /// - Throws: ``MapReduceError`` (code `io`) when the segment is truncated or out of order.
+    @inlinable
+    mutating func advance() throws -> Bool {
+        var position = self.position
+        guard position < self.end else { return false }
+        guard let keyLength = readRecordLength(self.base, &position, self.end) else { throw self.corrupt() }
+        let key = UnsafeRawBufferPointer(start: self.base + position, count: keyLength)
+        position &+= keyLength
+        guard let valueLength = readRecordLength(self.base, &position, self.end) else { throw self.corrupt() }
+        self.value = UnsafeRawBufferPointer(start: self.base + position, count: valueLength)
+        self.position = position &+ valueLength
+        let prefix = keyPrefix(key)
+        if _slowPath(prefix < self.prefix || (prefix == self.prefix && compareBytes(key, self.key) < 0)) {
+            throw MapReduceError(.io, "a spill segment is not sorted by key", input: self.path)
+        }
+        self.key = key
+        self.prefix = prefix
+        return true
+    }
+
+    @usableFromInline
+    func corrupt() -> MapReduceError {
+        MapReduceError(.io, "a spill segment is truncated or corrupt", input: self.path)
+    }
+}
+
+/// The records of a reduce task's spill segments, merged into one stream in key order and handed out
+/// a key at a time: ``nextKey()`` starts a key with its first record, ``nextValue()`` moves to the
+/// key's next record, from whichever segment holds it.
+///
+/// Its fields skip dynamic exclusivity checks: a task's merge is used by one thread.
+///
+/// Segments are read where they lie, in the spill files mapped into memory: the page cache holds them,
+/// and the worker's own memory does not grow with the task's input. Nothing is hashed and nothing is
+/// sorted: each segment is sorted already, and a heap of their current keys does the rest.
+@usableFromInline
+package final class SortedSegments {
+    @usableFromInline let files: [MappedFile]
+    @usableFromInline let cursors: UnsafeMutablePointer<SegmentCursor>
+    @usableFromInline let cursorCount: Int
+    @usableFromInline let tree: LoserTree
+    /// The segment whose record is the current one.
+    @usableFromInline @exclusivity(unchecked) var current = -1
+    /// The current key: its bytes stay valid until the task ends, in the mapped file.
+    @usableFromInline @exclusivity(unchecked) var key = UnsafeRawBufferPointer(start: nil, count: 0)
+    @usableFromInline @exclusivity(unchecked) var prefix: UInt64 = 0
+    /// Input bytes: the segments' total length.
+    @usableFromInline let byteCount: Int
+
+    /// Maps the spill files of `inputs` and reads the first record of each segment.
+    /// - Throws: ``MapReduceError`` (code `io`) when a file cannot be read or a range does not fit it.
+    @usableFromInline
+    package init(_ inputs: [ReduceTask.Input]) throws {
+        var files: [MappedFile] = []
+        var segments: [(bytes: UnsafeRawBufferPointer, path: String)] = []
+        var byteCount = 0
+        for input in inputs where input.length > 0 {
+            let file =
+                try files.last.flatMap { $0.path == input.path ? $0 : nil } ?? MappedFile(intermediate: input.path)
+            if files.last !== file { files.append(file) }
+            guard input.offset >= 0, input.length <= file.bytes.count - input.offset else {
+                throw MapReduceError(.io, "a spill is shorter than recorded", input: input.path)
+            }
+            var offset = input.offset
+            for length in input.segmentLengths {
+                if length > 0 {
+                    segments.append(
+                        (UnsafeRawBufferPointer(rebasing: file.bytes[offset..<(offset + length)]), input.path)
+                    )
+                }
+                offset += length
+            }
+            byteCount += input.length
+        }
+        let cursors = UnsafeMutablePointer<SegmentCursor>.allocate(capacity: max(1, segments.count))
+        for (index, segment) in segments.enumerated() {
+            (cursors + index).initialize(to: SegmentCursor(segment.bytes, path: segment.path))
+        }
+        let tree: LoserTree
+        do {
+            tree = try LoserTree(count: segments.count) { index in
+                guard try cursors[index].advance() else { return nil }
+                return (cursors[index].prefix, cursors[index].key)
+            }
+        } catch {
+            cursors.deinitialize(count: segments.count)
+            cursors.deallocate()
+            throw error
+        }
+        self.files = files
+        self.byteCount = byteCount
+        self.cursorCount = segments.count
+        self.cursors = cursors
+        self.tree = tree
+    }
+
+    deinit {
+        self.tree.deallocate()
+        self.cursors.deinitialize(count: self.cursorCount)
+        self.cursors.deallocate()
+        withExtendedLifetime(self.files) {}
+    }
+
+    /// Starts the next key, at its first record; nil when every record has been read.
+    @inlinable
+    package func nextKey() -> UnsafeRawBufferPointer? {
+        guard let top = self.tree.top else { return nil }
+        self.current = top
+        self.key = self.tree.topKey
+        self.prefix = self.tree.topPrefix
+        return self.key
+    }
+
+    /// The current record's value.
+    /// - Throws: ``MapReduceError`` (code `io`) when its bytes do not decode.
+    @inlinable
+    package func value<Value: WireCodable>(as type: Value.Type) throws -> Value {
+        let cursor = self.cursors + self.current
+        do {
+            return try Value(encodedBytes: cursor.pointee.value)
+        } catch {
+            throw MapReduceError(
+                .io,
+                "a spill holds a value that does not decode: \(error)",
+                input: cursor.pointee.path
+            )
+        }
+    }
+
+    /// Moves past the current record; true if the next record has the same key (it becomes current),
+    /// false if the key is done.
+    @inlinable
+    package func nextValue() throws -> Bool {
+        let cursor = self.cursors + self.current
+        if try cursor.pointee.advance() {
+            self.tree.replaceTop(prefix: cursor.pointee.prefix, key: cursor.pointee.key)
+        } else {
+            self.tree.removeTop()
+        }
+        guard let top = self.tree.top, self.tree.topPrefix == self.prefix else { return false }
+        let next = self.tree.topKey
+        guard next.count == self.key.count, compareBytes(next, self.key) == 0 else { return false }
+        self.current = top
+        return true
+    }
 }
