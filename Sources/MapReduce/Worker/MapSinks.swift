@@ -125,7 +125,7 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
         guard self.table.count > 0,
             self.table.footprintAfterRoom(forKeyBytes: length) > self.configuration.memoryBudget
         else { return }
-        self.configuration.spillingMidTask(self.spill)
+        self.configuration.spillingMidTask { try self.spill() }
     }
 
     /// Writes every key and value to a new spill, partition by partition, each partition sorted by key,
@@ -135,8 +135,10 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
     /// is appended to its partition's chunks. Then each partition, a few dozen kilobytes that stay in
     /// cache, is sorted and written out. Sorted segments let a reduce task merge its inputs instead of
     /// hashing every record again.
+    /// - Parameter last: Whether the table is about to be dropped (``releaseMemory()``): then emptying
+    ///   it, a write to every slot, is skipped.
     @inlinable
-    func spill() throws {
+    func spill(last: Bool = false) throws {
         let table = self.table
         guard table.count > 0 else { return }
         let configuration = self.configuration
@@ -150,7 +152,7 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
         // Emptied even when writing fails: the error fails the job, and memory stays bounded meanwhile.
         defer {
             records.deallocate()
-            table.removeAll()
+            if !last { table.removeAll() }
         }
         var value = WireWriter(capacity: 64)
         for slot in 0...table.slotMask where table.slots[slot].meta != 0 {

@@ -162,16 +162,16 @@ final class WorkerRuntime<J: MapReduceJob> {
     func flush() throws -> [Spill] {
         self.currentFile = nil
         self.emitter.drain()
-        try self.spillTable()
+        try self.spillTable(last: true)
         self.combining?.releaseMemory()
         return try self.spills.takeSpills()
     }
 
-    /// Writes whatever the map side holds to a spill.
+    /// Writes whatever the map side holds to a spill; `last` when the map side's memory goes next.
     @inlinable
-    func spillTable() throws {
+    func spillTable(last: Bool = false) throws {
         if let combining = self.combining {
-            try combining.spill()
+            try combining.spill(last: last)
         } else if let buffering = self.buffering {
             try buffering.spill()
         }
