@@ -91,5 +91,8 @@ struct SortedMergeTests {
         #expect(throws: MapReduceError.self) {
             try SortedSegments([.init(path: scratch.file("missing"), offset: 0, length: 1, segmentLengths: [1])])
         }
+        #expect(throws: MapReduceError.self) {
+            try SortedSegments([.init(path: truncatedPath, offset: 0, length: 4, segmentLengths: [2, 6])])
+        }
     }
 }

@@ -208,11 +208,11 @@ struct SegmentCursor {
 /// a key at a time: ``nextKey()`` starts a key with its first record, ``nextValue()`` moves to the
 /// key's next record, from whichever segment holds it.
 ///
-/// Its fields skip dynamic exclusivity checks: a task's merge is used by one thread.
-///
 /// Segments are read where they lie, in the spill files mapped into memory: the page cache holds them,
 /// and the worker's own memory does not grow with the task's input. Nothing is hashed and nothing is
-/// sorted: each segment is sorted already, and a heap of their current keys does the rest.
+/// sorted: each segment is sorted already, and a ``LoserTree`` of their current keys does the rest.
+///
+/// Its fields skip dynamic exclusivity checks: a task's merge is used by one thread.
 @usableFromInline
 package final class SortedSegments {
     @usableFromInline let files: [MappedFile]
@@ -240,6 +240,10 @@ package final class SortedSegments {
             if files.last !== file { files.append(file) }
             guard input.offset >= 0, input.length <= file.bytes.count - input.offset else {
                 throw MapReduceError(.io, "a spill is shorter than recorded", input: input.path)
+            }
+            guard input.segmentLengths.allSatisfy({ $0 >= 0 }), input.segmentLengths.reduce(0, +) == input.length
+            else {
+                throw MapReduceError(.io, "a reduce input's segments do not add up to its length", input: input.path)
             }
             var offset = input.offset
             for length in input.segmentLengths {
