@@ -7,7 +7,8 @@ Steps:
   2. generate the corpora (cached in Benchmarks/corpora/<size>/, see corpus/generate.py);
   3. verify that the dumps (--output) agree: C == Python on small/ and Fixtures/corpus, C == mapreduce
      on every big shape (exit 1, loudly, if not);
-  4. warm the page cache, then time every contender on every shape, round-robin, --rounds rounds;
+  4. warm the page cache, then time every contender on every shape, round-robin, --rounds rounds, each
+     run between two runs of the C reference, its ratio to C taken against their mean;
   5. print one table per shape and a summary against the project's targets, and write everything to
      Benchmarks/results/latest.json.
 
@@ -322,25 +323,27 @@ def summarize(rows_by_shape, python_row, small_rows):
                                     (1, TARGET_W1_VS_C, "workers 1 >= 1.0x C")):
             auto = next((r for r in mr if r["workers"] == workers and r["chunksize"] == "auto"), None)
             if auto:
-                ratio = auto["mb_per_s"] / c["mb_per_s"]
+                ratio = auto["ratio_to_c"]
                 target(name, shape, round(ratio, 3), goal, ratio >= goal,
-                       "auto %.1f MB/s vs C %.1f MB/s" % (auto["mb_per_s"], c["mb_per_s"]))
+                       "auto %.1f MB/s, C %.1f MB/s (medians; the ratio is the median of paired runs)"
+                       % (auto["mb_per_s"], c["mb_per_s"]))
         for workers in (1, 2):
             auto = next((r for r in mr if r["workers"] == workers and r["chunksize"] == "auto"), None)
             fixed = [r for r in mr if r["workers"] == workers and r["chunksize"] != "auto"]
             if auto and fixed:
-                best = max(fixed, key=lambda r: r["mb_per_s"])
-                ratio = auto["mb_per_s"] / best["mb_per_s"]
+                # Through the paired ratios to C, so that a fixed size measured in a fast spell does not win.
+                best = max(fixed, key=lambda r: r["ratio_to_c"])
+                ratio = auto["ratio_to_c"] / best["ratio_to_c"]
                 target("auto within 10%% of best fixed (workers %d)" % workers, shape, round(ratio, 3),
                        1 - TARGET_AUTO_WITHIN, ratio >= 1 - TARGET_AUTO_WITHIN,
-                       "auto %.1f vs %s %.1f MB/s" % (auto["mb_per_s"], best["chunksize"], best["mb_per_s"]))
+                       "auto %.2fx C vs %s %.2fx C" % (auto["ratio_to_c"], best["chunksize"], best["ratio_to_c"]))
         peak = max(r["peak_anon_mib"] for r in mr)
         target("peak anon RSS <= 64 MiB", shape, round(peak, 1), TARGET_PEAK_ANON_MIB,
                peak <= TARGET_PEAK_ANON_MIB, "max over every mapreduce run on this shape")
     if python_row:
         small_mr = next((r for r in small_rows if r["contender"] == "mapreduce" and r["workers"] == 2), None)
         if small_mr:
-            ratio = small_mr["mb_per_s"] / python_row["mb_per_s"]
+            ratio = small_mr["ratio_to_c"] / python_row["ratio_to_c"]
             target(">= 80x Python (same input)", "small", round(ratio, 1), TARGET_VS_PYTHON,
                    ratio >= TARGET_VS_PYTHON, "mapreduce w2 auto %.1f vs Python %.2f MB/s on small/"
                    % (small_mr["mb_per_s"], python_row["mb_per_s"]))
@@ -464,22 +467,41 @@ def main():
                                "--chunksize", "auto", small]))
     python_entry = (("Python reference", 2, "-"), [sys.executable, REFERENCE_PY, "--workers", "2", small])
 
+    # Every run of a contender has a run of the C reference just before and just after it, and its
+    # ratio to C is taken against their mean: this shared machine has slow and fast spells of a few
+    # seconds, which move absolute times by 20% or more but cancel out of pairs taken seconds apart.
+    def paired(entries):
+        c_entry, others = entries[0], entries[1:]
+        sequence = [c_entry]
+        for entry in others:
+            sequence += [entry, c_entry]
+        return sequence
+
     runs = {}         # (shape, key) -> list of measurements
-    total = rounds * (sum(map(len, contenders.values())) + len(small_entries)) + python_rounds
+    total = (rounds * sum(2 * len(entries) - 1 for entries in list(contenders.values()) + [small_entries])
+             + 2 * python_rounds)
     done_runs, started = 0, time.perf_counter()
     for round_index in range(max(rounds, python_rounds)):
         for shape, entries in list(contenders.items()) + [("small", small_entries)]:
-            todo = list(entries) if round_index < rounds else []
+            todo = list(entries) if round_index < rounds else [entries[0]]
             if shape == "small" and round_index < python_rounds:
                 todo.append(python_entry)
-            for key, command in todo:
+            if len(todo) < 2:
+                continue
+            measured = []
+            for key, command in paired(todo):
                 waited = wait_for_quiet_machine(args.quiet_timeout) if args.quiet_timeout > 0 else 0.0
                 if waited >= args.quiet_timeout > 0:
                     log("machine still busy after %.0f s of waiting; measuring anyway" % waited)
                 result = measure(command)
                 result["waited_for_quiet_seconds"] = round(waited, 2)
-                runs.setdefault((shape, key), []).append(result)
+                measured.append((key, result))
                 done_runs += 1
+            for index, (key, result) in enumerate(measured):
+                if index % 2 == 1:
+                    neighbours = (measured[index - 1][1]["seconds"], measured[index + 1][1]["seconds"])
+                    result["paired_c_seconds"] = sum(neighbours) / 2
+                runs.setdefault((shape, key), []).append(result)
         log("round %d done (%d/%d runs, %.0f s)" % (round_index + 1, done_runs, total,
                                                   time.perf_counter() - started))
 
@@ -502,9 +524,9 @@ def main():
                 "other_cores": statistics.median(m["foreign_cpu_seconds"] / m["seconds"] for m in samples),
                 "samples": samples,
             })
-        c = next(r for r in rows if r["contender"] == "C reference")
         for row in rows:
-            row["ratio_to_c"] = row["mb_per_s"] / c["mb_per_s"]
+            pairs = [m["paired_c_seconds"] / m["seconds"] for m in row["samples"] if "paired_c_seconds" in m]
+            row["ratio_to_c"] = statistics.median(pairs) if pairs else 1.0
         if shape == "small":
             small_rows = rows
             python_row = next((r for r in rows if r["contender"] == "Python reference"), None)
@@ -513,9 +535,10 @@ def main():
 
     print("\nmapreduce wordcount benchmark: %s corpus (%s), %d rounds (Python: %d)." % (
         size, corpus, rounds, python_rounds))
-    print("MB/s and CPU s are medians; peak anon MiB is the max over rounds of the process tree's peak "
-          "RssAnon;\n'other cores' is what other processes used meanwhile (median; near 0 on a quiet machine; "
-          "/proc/stat's 10 ms ticks make it rough for runs under ~0.2 s).")
+    print("MB/s and CPU s are medians; 'x C' is the median over rounds of the C reference's time around each "
+          "run (the mean of\nthe C runs just before and after it) over the run's time; peak anon MiB is the max "
+          "over rounds of the process\ntree's peak RssAnon; 'other cores' is what other processes used meanwhile "
+          "(median; near 0 on a quiet machine;\n/proc/stat's 10 ms ticks make it rough for runs under ~0.2 s).")
     for shape in SHAPES:
         files = len(files_of(shape_paths[shape]))
         print_table("== %s: %d file%s, %.1f MB ==" % (shape, files, "s" if files > 1 else "", sizes[shape] / 1e6),
