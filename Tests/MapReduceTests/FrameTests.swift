@@ -5,6 +5,11 @@ import Testing
 struct FrameTests {
     static let split = InputSplit(path: "/data/a.txt", displayName: "a.txt", fileSize: 100, start: 10, end: 90)
     static let spill = Spill(path: "/tmp/s", segments: [SpillSegment(offset: 0, length: 5, keys: 1)])
+    static let sortedSpill = Spill(
+        path: "/tmp/t",
+        segments: [SpillSegment(offset: 0, length: 7, keys: 2)],
+        sorted: true
+    )
 
     @Test("every coordinator message round-trips through a frame")
     func coordinatorMessages() throws {
@@ -26,7 +31,8 @@ struct FrameTests {
                     id: 2,
                     partitions: 4..<9,
                     inputs: [.init(path: "/tmp/s", offset: 3, length: 4, segmentLengths: [1, 0, 3])],
-                    estimatedKeys: 10
+                    estimatedKeys: 10,
+                    sortedInputs: true
                 )
             ),
             .shutdown,
@@ -41,7 +47,7 @@ struct FrameTests {
         let messages: [WorkerMessage] = [
             .ready(protocolVersion: 1, processID: 1234),
             .mapDone(MapTaskReport(taskID: 1, bytes: 2, records: 3, elapsedNanoseconds: 4, spills: [Self.spill])),
-            .flushed([Self.spill, Self.spill]),
+            .flushed([Self.spill, Self.sortedSpill]),
             .reduceDone(ReduceTaskReport(taskID: 1, runPath: "/tmp/r", keys: 5, inputBytes: 6, elapsedNanoseconds: 7)),
             .taskFailed(TaskFailure(taskID: 9, error: MapReduceError(.invalidData, "bad", input: "x:1"))),
         ]
@@ -51,7 +57,7 @@ struct FrameTests {
     }
 
     @Test("malformed frames are errors: unknown kinds, truncation, trailing bytes, impossible ranges")
-    func malformed() {
+    func malformed() throws {
         let good = CoordinatorMessage.map(MapTask(id: 7, splits: [Self.split])).frame
         #expect(throws: MapReduceError.self) { try CoordinatorMessage(frame: Frame(kind: 99, payload: [])) }
         #expect(throws: MapReduceError.self) {
@@ -74,6 +80,12 @@ struct FrameTests {
             )
         )
         #expect(throws: MapReduceError.self) { try CoordinatorMessage(frame: reduce.frame) }
+        // A flag byte is 0 or 1.
+        var flushed = WorkerMessage.flushed([Self.sortedSpill]).frame
+        let flag = 2 + Self.sortedSpill.path.utf8.count  // after the spill count and the path
+        try #require(flushed.payload[flag] == 1)
+        flushed.payload[flag] = 2
+        #expect(throws: MapReduceError.self) { try WorkerMessage(frame: flushed) }
         // A split count far beyond what the payload can hold is refused before allocating.
         #expect(throws: MapReduceError.self) {
             try CoordinatorMessage(frame: Frame(kind: good.kind, payload: [0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]))

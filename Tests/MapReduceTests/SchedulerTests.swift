@@ -45,6 +45,31 @@ struct SchedulerTests {
         }
         #expect(reduce.partitions == 0..<2)
         #expect(reduce.inputs == [.init(path: "s-a", offset: 0, length: 15, segmentLengths: [10, 5])])
+        #expect(!reduce.sortedInputs)
+    }
+
+    @Test("reduce tasks merge when every spill is sorted, and group by hashing when one is not")
+    func sortedInputs() throws {
+        for sortedSpills in [[true, true], [true, false]] {
+            var m = self.machine(files: 2, reduceChunkSize: .fixed(100))
+            guard case .map(let first) = m.nextAssignment(for: self.a),
+                case .map(let second) = m.nextAssignment(for: self.b)
+            else {
+                Issue.record("expected two map tasks")
+                return
+            }
+            var spillA = self.spill("s-a")
+            spillA.sorted = sortedSpills[0]
+            var spillB = self.spill("s-b")
+            spillB.sorted = sortedSpills[1]
+            try m.mapDone(self.report(first, spills: [spillA]), on: self.a)
+            try m.mapDone(self.report(second, spills: [spillB]), on: self.b)
+            guard case .reduce(let reduce) = m.nextAssignment(for: self.a) else {
+                Issue.record("expected a reduce task")
+                return
+            }
+            #expect(reduce.sortedInputs == !sortedSpills.contains(false))
+        }
     }
 
     @Test("map, flush, reduce, stop")

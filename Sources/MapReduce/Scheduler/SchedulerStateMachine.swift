@@ -288,6 +288,9 @@ package struct SchedulerStateMachine {
             slots: self.configuration.slots
         )
         var tasks: [ReduceTask] = []
+        // Sorted spills are merged; one unsorted spill (written under memory pressure) makes every task
+        // group by hashing instead: a merge of many small spills would be a very wide one.
+        let sorted = self.spills.allSatisfy(\.sorted)
         for range in ranges {
             let estimated = keys[range].reduce(0, +)
             guard estimated > 0 else { continue }
@@ -306,7 +309,15 @@ package struct SchedulerStateMachine {
                     )
                 )
             }
-            tasks.append(ReduceTask(id: tasks.count, partitions: range, inputs: inputs, estimatedKeys: estimated))
+            tasks.append(
+                ReduceTask(
+                    id: tasks.count,
+                    partitions: range,
+                    inputs: inputs,
+                    estimatedKeys: estimated,
+                    sortedInputs: sorted
+                )
+            )
         }
         self.statistics.reduceTasks = tasks.count
         self.pendingReduces = tasks

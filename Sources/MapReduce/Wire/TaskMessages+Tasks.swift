@@ -110,24 +110,30 @@ package struct SpillSegment: MessagePart, Equatable {
 package struct Spill: MessagePart, Equatable {
     @usableFromInline package var path: String
     @usableFromInline package var segments: [SpillSegment]
+    /// Whether each segment is sorted by key: spills written when the map side ends are; spills
+    /// written under memory pressure, in the middle of the map phase, are not.
+    @usableFromInline package var sorted: Bool
 
-    @usableFromInline package init(path: String, segments: [SpillSegment]) {
+    @usableFromInline package init(path: String, segments: [SpillSegment], sorted: Bool = false) {
         self.path = path
         self.segments = segments
+        self.sorted = sorted
     }
 
     @usableFromInline package var byteCount: Int { self.segments.reduce(0) { $0 + $1.length } }
 
-    /// A length prefix and a count.
-    @usableFromInline package static var minimumEncodedSize: Int { 2 }
+    /// A length prefix, a flag and a count.
+    @usableFromInline package static var minimumEncodedSize: Int { 3 }
 
     package func encode(into writer: inout WireWriter) {
         writer.writeLengthPrefixed(self.path)
+        writer.write(self.sorted ? 1 : 0)
         writer.writeParts(self.segments)
     }
 
     @usableFromInline package init(decoding reader: inout WireReader) throws {
         self.path = try reader.readLengthPrefixedString()
+        self.sorted = try reader.readFlag()
         self.segments = try reader.readParts()
     }
 }
@@ -219,12 +225,21 @@ package struct ReduceTask: Sendable, Equatable {
     @usableFromInline package var partitions: Range<Int>
     @usableFromInline package var inputs: [Input]
     @usableFromInline package var estimatedKeys: Int
+    /// Whether every input segment is sorted by key, so that the task can merge them.
+    @usableFromInline package var sortedInputs: Bool
 
-    @usableFromInline package init(id: Int, partitions: Range<Int>, inputs: [Input], estimatedKeys: Int) {
+    @usableFromInline package init(
+        id: Int,
+        partitions: Range<Int>,
+        inputs: [Input],
+        estimatedKeys: Int,
+        sortedInputs: Bool = false
+    ) {
         self.id = id
         self.partitions = partitions
         self.inputs = inputs
         self.estimatedKeys = estimatedKeys
+        self.sortedInputs = sortedInputs
     }
 
     package func encode(into writer: inout WireWriter) {
@@ -232,6 +247,7 @@ package struct ReduceTask: Sendable, Equatable {
         writer.writeVarint(self.partitions.lowerBound)
         writer.writeVarint(self.partitions.upperBound)
         writer.writeVarint(self.estimatedKeys)
+        writer.write(self.sortedInputs ? 1 : 0)
         writer.writeParts(self.inputs)
     }
 
@@ -242,6 +258,7 @@ package struct ReduceTask: Sendable, Equatable {
         guard lower <= upper else { throw MapReduceError(.protocolViolation, "a reduce task has an empty range") }
         self.partitions = lower..<upper
         self.estimatedKeys = try reader.readCount()
+        self.sortedInputs = try reader.readFlag()
         self.inputs = try reader.readParts()
     }
 }

@@ -38,6 +38,15 @@ extension WireWriter {
 
 extension WireReader {
     /// Reads what ``WireWriter/writeParts(_:)`` wrote.
+    /// Reads a byte that must be 0 (false) or 1 (true).
+    mutating func readFlag() throws -> Bool {
+        switch try self.readByte() {
+        case 0: return false
+        case 1: return true
+        case let byte: throw MapReduceError(.protocolViolation, "a flag byte is \(byte), not 0 or 1")
+        }
+    }
+
     mutating func readParts<Part: MessagePart>(_ type: Part.Type = Part.self) throws -> [Part] {
         let count = try self.readCount(limit: self.remaining / Part.minimumEncodedSize)
         var parts: [Part] = []

@@ -1,5 +1,7 @@
+public import CMapReduceShims
+
 /// An open-addressing hash table of byte-string keys, each with a payload: the heart of map-side
-/// combining.
+/// combining and reduce-side grouping.
 ///
 /// A slot holds a 24-bit hash tag, the key's length and, for a key longer than sixteen bytes, the offset
 /// of its bytes in the key arena; the key's first sixteen bytes; and the payload (a combined count, say):
@@ -111,6 +113,20 @@ package final class KeyTable<Payload> {
             return UnsafeRawBufferPointer(start: prefix, count: code - 1)
         }
         return Self.storedKey(entry.pointee.meta, keys: self.keys)
+    }
+
+    /// For loops that visit slots in an order that is random in the table (by key, by partition):
+    /// asks for the slot sixteen places after `index` in `order`, and, if the key of the one eight
+    /// places after it (whose slot an earlier call asked for) is too long for its slot, for its bytes.
+    @inlinable @inline(__always)
+    func prefetch(ahead index: Int, in order: [UInt32]) {
+        if index &+ 16 < order.count { mapreduce_prefetch(self.slots + Int(order[index &+ 16])) }
+        if index &+ 8 < order.count {
+            let meta = self.slots[Int(order[index &+ 8])].meta
+            if meta & Self.lengthMask > 17 << 32 {
+                mapreduce_prefetch(self.keys + Int(truncatingIfNeeded: meta & 0xFFFF_FFFF))
+            }
+        }
     }
 
     /// The payload in slot `slot`.

@@ -128,15 +128,16 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
         self.configuration.spillingMidTask { try self.spill() }
     }
 
-    /// Writes every key and value to a new spill, partition by partition, each partition sorted by key,
-    /// then empties the table.
+    /// Writes every key and value to a new spill, partition by partition, then empties the table.
     ///
     /// One pass over the slots in slot order, which streams through the table: each kept key's record
-    /// is appended to its partition's chunks. Then each partition, a few dozen kilobytes that stay in
-    /// cache, is sorted and written out. Sorted segments let a reduce task merge its inputs instead of
-    /// hashing every record again.
-    /// - Parameter last: Whether the table is about to be dropped (``releaseMemory()``): then emptying
-    ///   it, a write to every slot, is skipped.
+    /// is appended to its partition's chunks, which are then written out in partition order. The last
+    /// spill sorts each partition first (a few dozen kilobytes that stay in cache), so that reduce
+    /// tasks can merge instead of hashing every record again; spills made under memory pressure, which
+    /// can be many, are written as they are.
+    /// - Parameter last: Whether this is the map side's last spill, after which the table is dropped
+    ///   (``releaseMemory()``): then it is sorted, and emptying the table, a write to every slot, is
+    ///   skipped.
     @inlinable
     func spill(last: Bool = false) throws {
         let table = self.table
@@ -171,11 +172,15 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
         let writer = try SpillWriter(path: configuration.namer.next("spill"))
         var sorter = SpillSorter()
         for p in 0..<partitions {
-            try records.sort(partition: p, with: &sorter)
-            try sorter.write(to: writer)
+            if last {
+                try records.sort(partition: p, with: &sorter)
+                try sorter.write(to: writer)
+            } else {
+                try records.write(partition: p, to: writer)
+            }
             writer.endPartition()
         }
-        configuration.unreported.append(try writer.finish())
+        configuration.unreported.append(try writer.finish(sorted: last))
     }
 
     /// Gives the table's memory back, for the reduce phase.
@@ -190,6 +195,7 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
 @usableFromInline
 final class BufferingSink<P: Partitioner, Value: WireCodable> {
     @usableFromInline @exclusivity(unchecked) var buffers: [WireWriter]
+    @usableFromInline @exclusivity(unchecked) var records: [Int]
     @usableFromInline @exclusivity(unchecked) var bufferedBytes = 0
     @usableFromInline @exclusivity(unchecked) var scratch = WireWriter(capacity: 64)
     @usableFromInline let configuration: SpillConfiguration<P>
@@ -198,6 +204,7 @@ final class BufferingSink<P: Partitioner, Value: WireCodable> {
     init(configuration: SpillConfiguration<P>) {
         self.configuration = configuration
         self.buffers = Array(repeating: WireWriter(), count: configuration.partitions)
+        self.records = Array(repeating: 0, count: configuration.partitions)
     }
 
     @usableFromInline var prefetchHint: PrefetchHint { .none }
@@ -218,32 +225,41 @@ final class BufferingSink<P: Partitioner, Value: WireCodable> {
             let before = self.buffers[partition].count
             self.buffers[partition].writeLengthPrefixed(key)
             self.scratch.bytes.withUnsafeBytes { self.buffers[partition].writeLengthPrefixed($0) }
+            self.records[partition] += 1
             self.bufferedBytes += self.buffers[partition].count - before + Self.sortOverhead
         }
         if self.bufferedBytes > self.configuration.memoryBudget {
-            self.configuration.spillingMidTask(self.spill)
+            self.configuration.spillingMidTask { try self.spill() }
         }
     }
 
-    /// Writes the buffered records to a new spill, partition by partition, each partition sorted by key
-    /// (records of one key in the order they came), then empties the buffers.
+    /// Writes the buffered records to a new spill, partition by partition, then empties the buffers.
+    /// - Parameter last: Whether this is the map side's last spill: then each partition is sorted by
+    ///   key (records of one key in the order they came), as for ``CombiningSink/spill(last:)``.
     @usableFromInline
-    func spill() throws {
+    func spill(last: Bool = false) throws {
         guard self.bufferedBytes > 0 else { return }
         defer {
-            for p in 0..<self.buffers.count { self.buffers[p] = WireWriter() }
+            for p in 0..<self.buffers.count {
+                self.buffers[p] = WireWriter()
+                self.records[p] = 0
+            }
             self.bufferedBytes = 0
         }
         let writer = try SpillWriter(path: self.configuration.namer.next("spill"))
         var sorter = SpillSorter()
         for p in 0..<self.buffers.count {
-            try self.buffers[p].bytes.withUnsafeBytes { records in
-                try sorter.add(records)
-                try sorter.write(to: writer)
+            if last {
+                try self.buffers[p].bytes.withUnsafeBytes { records in
+                    try sorter.add(records)
+                    try sorter.write(to: writer)
+                }
+            } else {
+                try writer.writeEncodedRecords(self.buffers[p].bytes, count: self.records[p])
             }
             writer.endPartition()
         }
-        self.configuration.unreported.append(try writer.finish())
+        self.configuration.unreported.append(try writer.finish(sorted: last))
     }
 
     /// Memory a buffered record costs beyond its bytes when its partition is sorted for a spill.
@@ -254,9 +270,9 @@ final class BufferingSink<P: Partitioner, Value: WireCodable> {
 }
 
 /// A spill's records while it is being made: appended in any order of partitions, into chunks of
-/// memory per partition, then sorted and written out partition by partition. Until then nothing is
-/// indexed: the records are the only memory it holds, plus at most one part-filled chunk per
-/// partition; the sort indexes one partition at a time.
+/// memory per partition, then written out (or sorted and written out) partition by partition. Until
+/// then nothing is indexed: the records are the only memory it holds, plus at most one part-filled
+/// chunk per partition; a sort indexes one partition at a time.
 @usableFromInline
 struct PartitionedRecords {
     @usableFromInline
@@ -274,8 +290,9 @@ struct PartitionedRecords {
 
     @usableFromInline let partitions: Int
     @usableFromInline let chunkSize: Int
-    /// Per partition, the chunk being filled (none yet: capacity 0).
+    /// Per partition, the chunk being filled (none yet: capacity 0) and its records so far.
     @usableFromInline let current: UnsafeMutablePointer<Chunk>
+    @usableFromInline let records: UnsafeMutablePointer<Int>
     /// Per partition, its full chunks in order.
     @usableFromInline var full: [[Chunk]]
     /// Records appended.
@@ -287,6 +304,8 @@ struct PartitionedRecords {
         self.chunkSize = chunkSize
         self.current = .allocate(capacity: partitions)
         self.current.initialize(repeating: Chunk(base: nil, capacity: 0), count: partitions)
+        self.records = .allocate(capacity: partitions)
+        self.records.initialize(repeating: 0, count: partitions)
         self.full = Array(repeating: [], count: partitions)
     }
 
@@ -305,6 +324,7 @@ struct PartitionedRecords {
         position = SpillWriter.putVarint(value.count, base, position)
         if let bytes = value.baseAddress { copyBytes(from: bytes, to: base + position, count: value.count) }
         chunk.pointee.used = position &+ value.count
+        self.records[partition] &+= 1
         self.count &+= 1
     }
 
@@ -314,6 +334,17 @@ struct PartitionedRecords {
         if chunk.capacity > 0 { self.full[partition].append(chunk) }
         let capacity = max(self.chunkSize, needed)
         self.current[partition] = Chunk(base: .allocate(byteCount: capacity, alignment: 16), capacity: capacity)
+    }
+
+    /// Writes `partition`'s records, as they came, to the writer's current segment.
+    @inlinable
+    func write(partition: Int, to writer: SpillWriter) throws {
+        for chunk in self.full[partition] {
+            try writer.writeEncodedRecords(UnsafeRawBufferPointer(start: chunk.base, count: chunk.used), count: 0)
+        }
+        let last = self.current[partition]
+        try writer.writeEncodedRecords(UnsafeRawBufferPointer(start: last.base, count: last.used), count: 0)
+        writer.segmentKeys &+= self.records[partition]
     }
 
     /// Hands `partition`'s records to `sorter`.
@@ -333,6 +364,7 @@ struct PartitionedRecords {
             self.current[p].base?.deallocate()
         }
         self.current.deallocate()
+        self.records.deallocate()
         self.full = []
     }
 }

@@ -157,3 +157,40 @@ final class BufferedFileWriter {
         self.buffer.deallocate()
     }
 }
+
+/// Reads byte ranges of a file into a reusable buffer.
+@usableFromInline
+struct RangeReader {
+    @usableFromInline var buffer: [UInt8] = []
+
+    @usableFromInline init() {}
+
+    /// Reads `length` bytes at `offset` of `path` and hands them to `body`.
+    @usableFromInline
+    mutating func withRange<R>(
+        path: String,
+        offset: Int,
+        length: Int,
+        _ body: (UnsafeRawBufferPointer) throws -> R
+    ) throws -> R {
+        if self.buffer.count < length { self.buffer = [UInt8](repeating: 0, count: length) }
+        let fd: CInt
+        do {
+            fd = try Syscall.openForReading(path)
+        } catch {
+            throw MapReduceError(.io, "cannot open intermediate file: \(error.message)", input: path)
+        }
+        defer { Syscall.close(fd) }
+        let read = try self.buffer.withUnsafeMutableBytes { raw -> Int in
+            do {
+                return try Syscall.preadFully(fd, UnsafeMutableRawBufferPointer(rebasing: raw[0..<length]), offset)
+            } catch {
+                throw MapReduceError(.io, "cannot read intermediate file: \(describeError(error))", input: path)
+            }
+        }
+        guard read == length else {
+            throw MapReduceError(.io, "intermediate file is shorter than recorded", input: path)
+        }
+        return try self.buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
+    }
+}

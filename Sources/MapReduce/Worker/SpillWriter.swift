@@ -133,12 +133,13 @@ final class SpillWriter {
         self.segmentKeys = 0
     }
 
+    /// Flushes and closes the file; `sorted` says whether every segment was written in key order.
     @usableFromInline
-    func finish() throws -> Spill {
+    func finish(sorted: Bool = false) throws -> Spill {
         try self.flush()
         self.closed = true
         Syscall.close(self.fd)
-        return Spill(path: self.path, segments: self.segments)
+        return Spill(path: self.path, segments: self.segments, sorted: sorted)
     }
 }
 

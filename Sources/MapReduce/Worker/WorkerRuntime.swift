@@ -173,18 +173,25 @@ final class WorkerRuntime<J: MapReduceJob> {
         if let combining = self.combining {
             try combining.spill(last: last)
         } else if let buffering = self.buffering {
-            try buffering.spill()
+            try buffering.spill(last: last)
         }
     }
 
     // MARK: - Reduce
 
-    /// Merges the task's sorted spill segments into one run: each key's values are combined (or
-    /// gathered) as they come, reduced, and written in key order.
+    /// Runs a reduce task: by merging when its spills are sorted, by hashing otherwise.
     @inlinable
     func runReduce(_ task: ReduceTask) throws -> ReduceTaskReport {
-        let started = monotonicNanoseconds()
         if self.reducer == nil { self.reducer = try self.job.makeReducer() }
+        return task.sortedInputs ? try self.mergeReduce(task) : try self.hashReduce(task)
+    }
+
+    /// Merges the task's sorted spill segments into one run: each key's values are combined (or
+    /// gathered) as they come, reduced, and written in key order. Nothing is hashed or sorted, and
+    /// memory does not grow with the task's keys.
+    @inlinable
+    func mergeReduce(_ task: ReduceTask) throws -> ReduceTaskReport {
+        let started = monotonicNanoseconds()
         let segments = try SortedSegments(task.inputs)
         let runPath = self.spills.namer.next("run")
         // A run has the spills' record format: one segment, sorted by key.
@@ -227,6 +234,66 @@ final class WorkerRuntime<J: MapReduceJob> {
             runPath: runPath,
             keys: keys,
             inputBytes: segments.byteCount,
+            elapsedNanoseconds: monotonicNanoseconds() - started
+        )
+    }
+
+    /// Groups the task's records by key in a hash table, then reduces the keys in sorted order: for
+    /// spills written unsorted, under memory pressure. Many of them, each small, would make a merge
+    /// play a match per level of a tree thousands of streams wide for every record; a table of one
+    /// task's keys stays in cache instead.
+    @inlinable
+    func hashReduce(_ task: ReduceTask) throws -> ReduceTaskReport {
+        let started = monotonicNanoseconds()
+        // The estimate counts a key once per spill that holds it: a generous upper bound, so start
+        // smaller and let the table grow.
+        var grouping = ReduceGrouping<J.Value>(
+            expectedKeys: min(task.estimatedKeys, 1 << 16),
+            combining: self.combiner != nil
+        )
+        var reader = RangeReader()
+        var inputBytes = 0
+        for input in task.inputs where input.length > 0 {
+            inputBytes += input.length
+            try reader.withRange(path: input.path, offset: input.offset, length: input.length) { segment in
+                var records = WireReader(segment)
+                while !records.isAtEnd {
+                    let key = try records.readLengthPrefixedBytes()
+                    let value = try records.readLengthPrefixed(J.Value.self)
+                    grouping.add(key: key, value: value, combiner: self.combiner)
+                }
+            }
+        }
+        let runPath = self.spills.namer.next("run")
+        // A run has the spills' record format: one segment, sorted by key.
+        let run = try SpillWriter(path: runPath)
+        var encoded = WireWriter(capacity: 64)
+        let order = grouping.sortedSlots()
+        for (index, slot) in order.enumerated() {
+            grouping.prefetch(ahead: index, in: order)
+            let slot = Int(slot)
+            let keyBytes = grouping.key(atSlot: slot)
+            let output: J.Output
+            do {
+                output = try self.reducer!.reduce(
+                    encodedKey: RawSpan(_unsafeBytes: keyBytes),
+                    values: grouping.values(atSlot: slot)
+                )
+            } catch let error as MapReduceError {
+                throw error
+            } catch {
+                throw MapReduceError(.jobFailed, "the reducer threw: \(error)", underlying: error)
+            }
+            encoded.removeAll()
+            output.encode(into: &encoded)
+            try encoded.bytes.withUnsafeBytes { try run.writeRecord(key: keyBytes, value: $0) }
+        }
+        _ = try run.finish()
+        return ReduceTaskReport(
+            taskID: task.id,
+            runPath: runPath,
+            keys: order.count,
+            inputBytes: inputBytes,
             elapsedNanoseconds: monotonicNanoseconds() - started
         )
     }
@@ -289,5 +356,95 @@ struct WorkerJobHandler {
         } catch {
             return .taskFailed(TaskFailure(taskID: taskID, error: MapReduceError(.jobFailed, "\(error)", input: input)))
         }
+    }
+}
+
+/// Groups the values of a reduce task by key: combined into one value, or chained into a list.
+@usableFromInline
+struct ReduceGrouping<Value: WireCodable> {
+    /// With a combiner: each key's combined value.
+    @usableFromInline let combined: KeyTable<Value>
+    /// Without a combiner: each key's last value, an index into `values`, which chains to the others.
+    @usableFromInline let lists: KeyTable<Int32>
+    @usableFromInline var values: [Value] = []
+    @usableFromInline var previousValue: [Int32] = []
+    @usableFromInline let combining: Bool
+
+    @usableFromInline
+    init(expectedKeys: Int, combining: Bool) {
+        let capacity = min(max(expectedKeys, 1024), 1 << 22)
+        self.combining = combining
+        self.combined = KeyTable(initialCapacity: combining ? capacity : 16)
+        self.lists = KeyTable(initialCapacity: combining ? 16 : capacity)
+    }
+
+    @inlinable
+    mutating func add<C: Combiner>(key: UnsafeRawBufferPointer, value: Value, combiner: C?) where C.Value == Value {
+        let base = key.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!
+        let (first, second, hash) = KeyWords.summary(of: base, length: key.count)
+        if let combiner {
+            let (payload, inserted) = self.combined.findOrInsert(
+                hash: hash,
+                first: first,
+                second: second,
+                key: base,
+                length: key.count
+            )
+            if inserted {
+                payload.initialize(to: value)
+            } else {
+                combiner.combine(&payload.pointee, with: value)
+            }
+        } else {
+            let (payload, inserted) = self.lists.findOrInsert(
+                hash: hash,
+                first: first,
+                second: second,
+                key: base,
+                length: key.count
+            )
+            self.previousValue.append(inserted ? -1 : payload.pointee)
+            if inserted {
+                payload.initialize(to: Int32(self.values.count))
+            } else {
+                payload.pointee = Int32(self.values.count)
+            }
+            self.values.append(value)
+        }
+    }
+
+    /// Slots in key order.
+    @inlinable
+    func sortedSlots() -> [UInt32] {
+        self.combining ? self.combined.sortedSlots() : self.lists.sortedSlots()
+    }
+
+    /// See ``KeyTable/prefetch(ahead:in:)``.
+    @inlinable @inline(__always)
+    func prefetch(ahead index: Int, in order: [UInt32]) {
+        if self.combining {
+            self.combined.prefetch(ahead: index, in: order)
+        } else {
+            self.lists.prefetch(ahead: index, in: order)
+        }
+    }
+
+    /// The key bytes in slot `slot`.
+    @inlinable
+    func key(atSlot slot: Int) -> UnsafeRawBufferPointer {
+        self.combining ? self.combined.key(atSlot: slot) : self.lists.key(atSlot: slot)
+    }
+
+    /// The values in slot `slot`: the combined one, or every value, newest first.
+    @inlinable
+    func values(atSlot slot: Int) -> ReduceValues<Value> {
+        if self.combining { return ReduceValues(one: self.combined.payload(atSlot: slot).pointee) }
+        var list: [Value] = []
+        var cursor = self.lists.payload(atSlot: slot).pointee
+        while cursor >= 0 {
+            list.append(self.values[Int(cursor)])
+            cursor = self.previousValue[Int(cursor)]
+        }
+        return ReduceValues(list)
     }
 }
