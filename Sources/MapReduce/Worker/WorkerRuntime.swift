@@ -215,17 +215,7 @@ final class WorkerRuntime<J: MapReduceJob> {
                 }
                 values = ReduceValues(list)
             }
-            let output: J.Output
-            do {
-                output = try self.reducer!.reduce(encodedKey: RawSpan(_unsafeBytes: key), values: values)
-            } catch let error as MapReduceError {
-                throw error
-            } catch {
-                throw MapReduceError(.jobFailed, "the reducer threw: \(error)", underlying: error)
-            }
-            encoded.removeAll()
-            output.encode(into: &encoded)
-            try encoded.bytes.withUnsafeBytes { try run.writeRecord(key: key, value: $0) }
+            try self.reduce(key, values, into: run, scratch: &encoded)
             keys += 1
         }
         _ = try run.finish()
@@ -236,6 +226,27 @@ final class WorkerRuntime<J: MapReduceJob> {
             inputBytes: segments.byteCount,
             elapsedNanoseconds: monotonicNanoseconds() - started
         )
+    }
+
+    /// Reduces one key and appends its output to the run.
+    @inlinable
+    func reduce(
+        _ key: UnsafeRawBufferPointer,
+        _ values: ReduceValues<J.Value>,
+        into run: SpillWriter,
+        scratch encoded: inout WireWriter
+    ) throws {
+        let output: J.Output
+        do {
+            output = try self.reducer!.reduce(encodedKey: RawSpan(_unsafeBytes: key), values: values)
+        } catch let error as MapReduceError {
+            throw error
+        } catch {
+            throw MapReduceError(.jobFailed, "the reducer threw: \(error)", underlying: error)
+        }
+        encoded.removeAll()
+        output.encode(into: &encoded)
+        try encoded.bytes.withUnsafeBytes { try run.writeRecord(key: key, value: $0) }
     }
 
     /// Groups the task's records by key in a hash table, then reduces the keys in sorted order: for
@@ -273,20 +284,7 @@ final class WorkerRuntime<J: MapReduceJob> {
             grouping.prefetch(ahead: index, in: order)
             let slot = Int(slot)
             let keyBytes = grouping.key(atSlot: slot)
-            let output: J.Output
-            do {
-                output = try self.reducer!.reduce(
-                    encodedKey: RawSpan(_unsafeBytes: keyBytes),
-                    values: grouping.values(atSlot: slot)
-                )
-            } catch let error as MapReduceError {
-                throw error
-            } catch {
-                throw MapReduceError(.jobFailed, "the reducer threw: \(error)", underlying: error)
-            }
-            encoded.removeAll()
-            output.encode(into: &encoded)
-            try encoded.bytes.withUnsafeBytes { try run.writeRecord(key: keyBytes, value: $0) }
+            try self.reduce(keyBytes, grouping.values(atSlot: slot), into: run, scratch: &encoded)
         }
         _ = try run.finish()
         return ReduceTaskReport(
