@@ -14,8 +14,9 @@ package struct PrefixEntry: Equatable {
 /// Orders keys by their bytes: a least-significant-digit radix sort of the eight-byte prefixes, then a
 /// comparison sort of each run of equal prefixes only.
 ///
-/// A spill writes each partition in key order, thousands of keys at a time; a comparison sort spent
-/// most of its time in the comparator.
+/// The last spill writes each partition in key order, thousands of keys at a time, and a reduce task
+/// that groups by hashing writes its table's keys in order; a comparison sort spent most of its time
+/// in the comparator.
 /// Radix passes over a digit that every prefix shares are skipped, so short keys cost fewer passes.
 @usableFromInline
 package enum PrefixSort {
