@@ -30,7 +30,7 @@ struct FrameTests {
                 ReduceTask(
                     id: 2,
                     partitions: 4..<9,
-                    inputs: [.init(path: "/tmp/s", offset: 3, length: 4, segmentLengths: [1, 0, 3])],
+                    inputs: [.init(path: "/tmp/s", offset: 3, segmentLengths: [1, 0, 3])],
                     estimatedKeys: 10,
                     sortedInputs: true
                 )
@@ -70,16 +70,13 @@ struct FrameTests {
         #expect(throws: MapReduceError.self) {
             try CoordinatorMessage(frame: CoordinatorMessage.map(MapTask(id: 1, splits: [backwards])).frame)
         }
-        // A reduce input whose partition segments do not add up to its length is refused.
-        let reduce = CoordinatorMessage.reduce(
-            ReduceTask(
-                id: 1,
-                partitions: 0..<2,
-                inputs: [.init(path: "s", offset: 0, length: 9, segmentLengths: [4, 4])],
-                estimatedKeys: 1
-            )
-        )
-        #expect(throws: MapReduceError.self) { try CoordinatorMessage(frame: reduce.frame) }
+        // A reduce input's segment count far beyond what the payload can hold is refused before allocating:
+        // task 1, partitions 0..<2, 1 key, unsorted, one input "s" at offset 0, then the count.
+        let reduceKind = CoordinatorMessage.reduce(
+            ReduceTask(id: 1, partitions: 0..<2, inputs: [], estimatedKeys: 1)
+        ).frame.kind
+        let reduce = Frame(kind: reduceKind, payload: [1, 0, 2, 1, 0, 1, 1, 0x73, 0, 0xFF, 0xFF, 0x03, 1])
+        #expect(throws: MapReduceError.self) { try CoordinatorMessage(frame: reduce) }
         // A flag byte is 0 or 1.
         var flushed = WorkerMessage.flushed([Self.sortedSpill]).frame
         let flag = 2 + Self.sortedSpill.path.utf8.count  // after the spill count and the path

@@ -44,7 +44,7 @@ struct SchedulerTests {
             return
         }
         #expect(reduce.partitions == 0..<2)
-        #expect(reduce.inputs == [.init(path: "s-a", offset: 0, length: 15, segmentLengths: [10, 5])])
+        #expect(reduce.inputs == [.init(path: "s-a", offset: 0, segmentLengths: [10, 5])])
         #expect(!reduce.sortedInputs)
     }
 

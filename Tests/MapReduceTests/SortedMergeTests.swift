@@ -38,8 +38,8 @@ struct SortedMergeTests {
         let spillA = try scratch.write("spill-a", [9, 9] + a0 + a1)
         let spillB = try scratch.write("spill-b", b0 + b1)
         let segments = try SortedSegments([
-            .init(path: spillA, offset: 2, length: a0.count + a1.count, segmentLengths: [a0.count, a1.count]),
-            .init(path: spillB, offset: 0, length: b0.count + b1.count, segmentLengths: [b0.count, b1.count]),
+            .init(path: spillA, offset: 2, segmentLengths: [a0.count, a1.count]),
+            .init(path: spillB, offset: 0, segmentLengths: [b0.count, b1.count]),
         ])
         let merged = try Self.drain(segments)
         #expect(
@@ -56,7 +56,7 @@ struct SortedMergeTests {
         let spill = try scratch.write("spill", only)
         #expect(try Self.drain(SortedSegments([])).isEmpty)
         let segments = try SortedSegments([
-            .init(path: spill, offset: 0, length: only.count, segmentLengths: [0, only.count, 0])
+            .init(path: spill, offset: 0, segmentLengths: [0, only.count, 0])
         ])
         #expect(try Self.drain(segments).map(\.0) == ["x"])
     }
@@ -70,7 +70,7 @@ struct SortedMergeTests {
         let error = try #require(throws: MapReduceError.self) {
             try Self.drain(
                 SortedSegments([
-                    .init(path: unsortedPath, offset: 0, length: unsorted.count, segmentLengths: [unsorted.count])
+                    .init(path: unsortedPath, offset: 0, segmentLengths: [unsorted.count])
                 ])
             )
         }
@@ -81,18 +81,18 @@ struct SortedMergeTests {
         #expect(throws: MapReduceError.self) {
             try Self.drain(
                 SortedSegments([
-                    .init(path: truncatedPath, offset: 0, length: truncated.count, segmentLengths: [truncated.count])
+                    .init(path: truncatedPath, offset: 0, segmentLengths: [truncated.count])
                 ])
             )
         }
         #expect(throws: MapReduceError.self) {
-            try SortedSegments([.init(path: truncatedPath, offset: 2, length: 100, segmentLengths: [100])])
+            try SortedSegments([.init(path: truncatedPath, offset: 2, segmentLengths: [100])])
         }
         #expect(throws: MapReduceError.self) {
-            try SortedSegments([.init(path: scratch.file("missing"), offset: 0, length: 1, segmentLengths: [1])])
+            try SortedSegments([.init(path: scratch.file("missing"), offset: 0, segmentLengths: [1])])
         }
         #expect(throws: MapReduceError.self) {
-            try SortedSegments([.init(path: truncatedPath, offset: 0, length: 4, segmentLengths: [2, 6])])
+            try SortedSegments([.init(path: truncatedPath, offset: 0, segmentLengths: [2, 6])])
         }
     }
 }

@@ -298,15 +298,9 @@ package struct SchedulerStateMachine {
             for spill in self.spills {
                 // A spill's segments are contiguous and in partition order: one read covers the range.
                 let segments = spill.segments[range]
-                let length = segments.reduce(0) { $0 + $1.length }
-                guard length > 0, let first = segments.first else { continue }
+                guard let first = segments.first, segments.contains(where: { $0.length > 0 }) else { continue }
                 inputs.append(
-                    ReduceTask.Input(
-                        path: spill.path,
-                        offset: first.offset,
-                        length: length,
-                        segmentLengths: segments.map(\.length)
-                    )
+                    ReduceTask.Input(path: spill.path, offset: first.offset, segmentLengths: segments.map(\.length))
                 )
             }
             tasks.append(

@@ -180,23 +180,23 @@ package struct ReduceTask: Sendable, Equatable {
     package struct Input: MessagePart, Equatable {
         @usableFromInline package var path: String
         @usableFromInline package var offset: Int
-        @usableFromInline package var length: Int
-        /// The lengths of the partitions' segments, laid end to end from `offset`: each is sorted by key.
+        /// The lengths of the partitions' segments, laid end to end from `offset`.
         @usableFromInline package var segmentLengths: [Int]
 
-        @usableFromInline package init(path: String, offset: Int, length: Int, segmentLengths: [Int]) {
+        @usableFromInline package init(path: String, offset: Int, segmentLengths: [Int]) {
             self.path = path
             self.offset = offset
-            self.length = length
             self.segmentLengths = segmentLengths
         }
 
-        @usableFromInline package static var minimumEncodedSize: Int { 4 }
+        /// Bytes from `offset`: the segments' lengths added up.
+        @usableFromInline package var length: Int { self.segmentLengths.reduce(0, +) }
+
+        @usableFromInline package static var minimumEncodedSize: Int { 3 }
 
         package func encode(into writer: inout WireWriter) {
             writer.writeLengthPrefixed(self.path)
             writer.writeVarint(self.offset)
-            writer.writeVarint(self.length)
             writer.writeVarint(self.segmentLengths.count)
             for length in self.segmentLengths { writer.writeVarint(length) }
         }
@@ -204,18 +204,15 @@ package struct ReduceTask: Sendable, Equatable {
         @usableFromInline package init(decoding reader: inout WireReader) throws {
             self.path = try reader.readLengthPrefixedString()
             self.offset = try reader.readCount()
-            self.length = try reader.readCount()
             let count = try reader.readCount(limit: reader.remaining)
             var lengths: [Int] = []
             lengths.reserveCapacity(count)
             var total = 0
             for _ in 0..<count {
-                let length = try reader.readCount(limit: self.length - total)
+                // Bounded so that the lengths add up without overflowing.
+                let length = try reader.readCount(limit: Int.max - total)
                 lengths.append(length)
                 total += length
-            }
-            guard total == self.length else {
-                throw MapReduceError(.protocolViolation, "a reduce input's segments do not add up to its length")
             }
             self.segmentLengths = lengths
         }

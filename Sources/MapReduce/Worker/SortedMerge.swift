@@ -234,27 +234,27 @@ package final class SortedSegments {
         var files: [MappedFile] = []
         var segments: [(bytes: UnsafeRawBufferPointer, path: String)] = []
         var byteCount = 0
-        for input in inputs where input.length > 0 {
+        for input in inputs {
+            let length = input.length
+            guard length > 0 else { continue }
             let file =
                 try files.last.flatMap { $0.path == input.path ? $0 : nil } ?? MappedFile(intermediate: input.path)
             if files.last !== file { files.append(file) }
-            guard input.offset >= 0, input.length <= file.bytes.count - input.offset else {
+            guard input.offset >= 0, input.segmentLengths.allSatisfy({ $0 >= 0 }),
+                length <= file.bytes.count - input.offset
+            else {
                 throw MapReduceError(.io, "a spill is shorter than recorded", input: input.path)
             }
-            guard input.segmentLengths.allSatisfy({ $0 >= 0 }), input.segmentLengths.reduce(0, +) == input.length
-            else {
-                throw MapReduceError(.io, "a reduce input's segments do not add up to its length", input: input.path)
-            }
             var offset = input.offset
-            for length in input.segmentLengths {
-                if length > 0 {
+            for segmentLength in input.segmentLengths {
+                if segmentLength > 0 {
                     segments.append(
-                        (UnsafeRawBufferPointer(rebasing: file.bytes[offset..<(offset + length)]), input.path)
+                        (UnsafeRawBufferPointer(rebasing: file.bytes[offset..<(offset + segmentLength)]), input.path)
                     )
                 }
-                offset += length
+                offset += segmentLength
             }
-            byteCount += input.length
+            byteCount += length
         }
         let cursors = UnsafeMutablePointer<SegmentCursor>.allocate(capacity: max(1, segments.count))
         for (index, segment) in segments.enumerated() {
