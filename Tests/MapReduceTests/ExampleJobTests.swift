@@ -235,12 +235,12 @@ struct ExampleJobTests {
     func manySpills() async throws {
         let scratch = try TemporaryDirectory("many-spills")
         defer { scratch.remove() }
-        // About 3 MB of lines whose first bytes spread over many keys: several spills each way.
+        // About 7 MB of lines whose first bytes spread over many keys: several spills each way.
         var random = SeededGenerator(seed: 5)
         var text = ""
         var lengths: [String: [Int]] = [:]
         var words: [String: Int] = [:]
-        for _ in 0..<200_000 {
+        for _ in 0..<600_000 {
             let initial = Character(UnicodeScalar(UInt8.random(in: 97...122, using: &random)))
             let word = String(initial) + String(Int.random(in: 0..<3_000, using: &random))
             let line = word + String(repeating: "_", count: Int.random(in: 0...8, using: &random))

@@ -226,7 +226,7 @@ final class BufferingSink<P: Partitioner, Value: WireCodable> {
             self.buffers[partition].writeLengthPrefixed(key)
             self.scratch.bytes.withUnsafeBytes { self.buffers[partition].writeLengthPrefixed($0) }
             self.records[partition] += 1
-            self.bufferedBytes += self.buffers[partition].count - before + Self.sortOverhead
+            self.bufferedBytes += self.buffers[partition].count - before
         }
         if self.bufferedBytes > self.configuration.memoryBudget {
             self.configuration.spillingMidTask { try self.spill() }
@@ -261,9 +261,6 @@ final class BufferingSink<P: Partitioner, Value: WireCodable> {
         }
         self.configuration.unreported.append(try writer.finish(sorted: last))
     }
-
-    /// Memory a buffered record costs beyond its bytes when its partition is sorted for a spill.
-    @usableFromInline static var sortOverhead: Int { SpillSorter.overheadPerRecord }
 
     @usableFromInline
     func releaseMemory() {}
@@ -370,14 +367,10 @@ struct PartitionedRecords {
 }
 
 /// Puts the records of one spill partition in key order, records with equal keys in the order they
-/// were added, and writes them out. Its arrays are kept from one partition to the next.
+/// were added, and writes them out. Its arrays (32 bytes a record) are kept from one partition to the
+/// next: one partition is indexed at a time, a small share of the map side's budget.
 @usableFromInline
 struct SpillSorter {
-    /// Memory a record costs while it is being sorted: its place and its sort entry.
-    @usableFromInline static var overheadPerRecord: Int {
-        MemoryLayout<UnsafeRawBufferPointer>.stride + MemoryLayout<PrefixEntry>.stride
-    }
-
     @usableFromInline var records: [UnsafeRawBufferPointer] = []
     @usableFromInline var order: [PrefixEntry] = []
 
