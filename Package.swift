@@ -62,6 +62,12 @@ let package = Package(
             ],
             swiftSettings: defaultSwiftSettings
         ),
+        // The README's example program, built so that the README's code is known to compile and run.
+        .executableTarget(
+            name: "LogReportExample",
+            dependencies: ["MapReduce"],
+            swiftSettings: defaultSwiftSettings
+        ),
         // Helpers shared by the test targets: locating the binary, running it, the Python reference.
         .target(
             name: "MapReduceTestSupport",

@@ -1,3 +1,5 @@
+import SystemPackage
+
 /// The one error the engine throws.
 ///
 /// ``description`` is the single line a command-line tool prints: what went wrong and where. ``code`` says
@@ -16,6 +18,8 @@ public struct MapReduceError: Error, Sendable, CustomStringConvertible {
             case cancelled
             case io
             case usage
+            case limitExceeded
+            case systemResources
         }
 
         let storage: Storage
@@ -38,6 +42,10 @@ public struct MapReduceError: Error, Sendable, CustomStringConvertible {
         public static var io: Self { Self(storage: .io) }
         /// The engine was configured or called wrongly.
         public static var usage: Self { Self(storage: .usage) }
+        /// A limit set for the job was reached, such as the spool limit for streamed input.
+        public static var limitExceeded: Self { Self(storage: .limitExceeded) }
+        /// The system refused a resource: file descriptors, processes, memory.
+        public static var systemResources: Self { Self(storage: .systemResources) }
 
         public var description: String { String(describing: self.storage) }
     }
@@ -72,6 +80,16 @@ public struct MapReduceError: Error, Sendable, CustomStringConvertible {
         self.input = input
         self.peer = peer
         self.underlying = underlying
+    }
+
+    /// The C library's error number underneath, such as `EPIPE` or `ENOSPC`, when a system call failed.
+    public var errorNumber: Int32? {
+        var error = self.underlying
+        while let current = error {
+            if let errno = current as? Errno { return errno.rawValue }
+            error = (current as? MapReduceError)?.underlying
+        }
+        return nil
     }
 
     /// `input: message (peer)`, on one line.

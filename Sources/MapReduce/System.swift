@@ -143,12 +143,38 @@ enum Syscall {
         return info
     }
 
+    /// `stat` or `lstat`, or nil if nothing is there.
+    static func statIfExists(_ path: String, followingLinks: Bool = true) throws(Errno) -> Glibc.stat? {
+        var info = Glibc.stat()
+        while true {
+            let result = followingLinks ? statFile(path, &info) : lstatFile(path, &info)
+            if result == 0 { return info }
+            if errno == EINTR { continue }
+            if errno == ENOENT { return nil }
+            throw Errno(rawValue: errno)
+        }
+    }
+
+    /// Opens a file, or returns the error number: for callers that handle some errors themselves.
+    static func openOrError(_ path: String, _ flags: CInt, _ mode: mode_t = 0) -> Result<CInt, Errno> {
+        while true {
+            let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+            if fd >= 0 { return .success(fd) }
+            if errno != EINTR { return .failure(Errno(rawValue: errno)) }
+        }
+    }
+
     static func fsync(_ fd: CInt) throws(Errno) {
         _ = try retrying { Glibc.fsync(fd) }
     }
 
     static func rename(_ from: String, _ to: String) throws(Errno) {
         _ = try retrying { Glibc.rename(from, to) }
+    }
+
+    /// Empties a file; errors are ignored (fault injection only).
+    static func truncate(_ path: String) {
+        _ = Glibc.truncate(path, 0)
     }
 
     static func unlink(_ path: String) {
@@ -198,6 +224,35 @@ enum Syscall {
         } else {
             _ = Glibc.unlink(path)
         }
+    }
+
+    /// The bytes an unprivileged user may still write on the file system holding `path`, and its size.
+    static func fileSystemSpace(_ path: String) throws(Errno) -> (available: Int, size: Int) {
+        var info = statvfs()
+        _ = try retrying { statvfs(path, &info) }
+        let unit = Int(info.f_frsize)
+        return (
+            Int(info.f_bavail).multipliedReportingOverflow(by: unit).partialValue,
+            Int(info.f_blocks).multipliedReportingOverflow(by: unit).partialValue
+        )
+    }
+
+    /// A close-on-exec copy of a descriptor.
+    static func duplicate(_ fd: CInt) throws(Errno) -> CInt {
+        try retrying { Glibc.fcntl(fd, F_DUPFD_CLOEXEC, 3) }
+    }
+
+    /// Clears `O_NONBLOCK`.
+    static func setBlocking(_ fd: CInt) {
+        let flags = Glibc.fcntl(fd, F_GETFL)
+        if flags >= 0 { _ = Glibc.fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
+    }
+
+    /// Where a symbolic link points.
+    static func readLink(_ path: String) throws(Errno) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = try retrying { Glibc.readlink(path, &buffer, buffer.count - 1) }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     static func socketPair() throws(Errno) -> (CInt, CInt) {
@@ -261,6 +316,13 @@ package func signalName(_ signal: CInt) -> String {
     case SIGINT: "SIGINT"
     case SIGFPE: "SIGFPE"
     case SIGPIPE: "SIGPIPE"
+    case SIGHUP: "SIGHUP"
+    case SIGQUIT: "SIGQUIT"
+    case SIGUSR1: "SIGUSR1"
+    case SIGUSR2: "SIGUSR2"
+    case SIGXCPU: "SIGXCPU"
+    case SIGXFSZ: "SIGXFSZ"
+    case SIGALRM: "SIGALRM"
     default: "signal \(signal)"
     }
 }

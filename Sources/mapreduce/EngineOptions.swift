@@ -19,6 +19,15 @@ struct EngineOptions: ParsableArguments {
     )
     var workerMemory: String = "24M"
 
+    @Option(
+        name: .customLong("spool-limit"),
+        help: """
+            How much streamed input (standard input, pipes, FIFOs) may be copied to the temporary directory: \
+            a size such as 10G (default: what its disk has free, less a tenth of the disk).
+            """
+    )
+    var spoolLimit: String?
+
     @Flag(help: "Print per-worker and job statistics to standard error.")
     var stats = false
 
@@ -41,6 +50,11 @@ struct EngineOptions: ParsableArguments {
                 "--worker-memory must be a size of at least 1M, such as 24M, not '\(self.workerMemory)'."
             )
         }
+        if let spoolLimit {
+            guard case .fixed = ChunkSize(parsing: spoolLimit) else {
+                throw ValidationError("--spool-limit must be a size such as 10G, not '\(spoolLimit)'.")
+            }
+        }
         if ChunkSize(parsing: self.reduceChunksize) == nil {
             throw ValidationError(
                 "--reduce-chunksize must be 'auto' or a positive number, not '\(self.reduceChunksize)'."
@@ -48,7 +62,7 @@ struct EngineOptions: ParsableArguments {
         }
     }
 
-    func engineConfiguration() -> MapReduceEngine.Configuration {
+    func engineConfiguration() throws -> MapReduceEngine.Configuration {
         var logger = Logger(label: "mapreduce") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = self.verbose ? .debug : (self.quiet ? .error : .warning)
         return MapReduceEngine.Configuration(
@@ -59,19 +73,18 @@ struct EngineOptions: ParsableArguments {
                 if case .fixed(let bytes) = ChunkSize(parsing: self.workerMemory) { return bytes }
                 return 24 << 20
             }(),
+            spoolLimit: self.spoolLimit.flatMap {
+                if case .fixed(let bytes) = ChunkSize(parsing: $0) { return bytes }
+                return nil
+            },
             logger: logger
         )
     }
 
-    /// Prints or writes the statistics as asked.
-    func report(_ statistics: JobStatistics) throws {
+    /// Prints the statistics table on standard error, if asked for.
+    func reportTable(_ statistics: JobStatistics) {
         if self.stats && !self.quiet {
             printToStandardError(statistics.formattedTable())
-        }
-        if let path = self.statsJSON {
-            let file = try AtomicFileWriter(destination: path)
-            try file.write(statistics.json())
-            try file.commit()
         }
     }
 }

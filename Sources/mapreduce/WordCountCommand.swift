@@ -63,44 +63,112 @@ struct WordCountCommand: AsyncParsableCommand {
         }
         let sources = inputs
         let job = WordCount(invalidUTF8: self.invalidUTF8 == "replace" ? .replace : .strict)
-        let engine = MapReduceEngine(configuration: self.engine.engineConfiguration())
+        let engine = MapReduceEngine(configuration: try self.engine.engineConfiguration())
         let top = self.top
         let outputPath = self.output
-        do {
-            let (statistics, topWords) = try await TerminationSignals.run {
-                let dump = try outputPath.map { try AtomicFileWriter(destination: $0) }
-                var topWords = TopWords(limit: top)
-                let statistics = try await engine.run(job, inputs: sources) { (word: RawSpan, count) in
-                    topWords.add(word, count: count)
-                    if let dump {
-                        try word.withUnsafeBytes { try dump.write($0) }
-                        try dump.write(tabbedCount: count)
-                    }
+        let statsPath = self.engine.statsJSON
+        let ledger = OutputLedger()
+        let (statistics, topWords) = try await runReportingFailures(ledger: ledger, job: job) {
+            // Every destination is opened before the work starts: an unwritable one fails at once.
+            let dump = try outputPath.map { try OutputFile(destination: $0, role: "output file") }
+            let statsFile = try statsPath.map { try OutputFile(destination: $0, role: "statistics file") }
+            ledger.opened(dump, statsFile)
+            var topWords = TopWords(limit: top)
+            let statistics = try await engine.run(job, inputs: sources) { (word: RawSpan, count) in
+                topWords.add(word, count: count)
+                if let dump {
+                    try word.withUnsafeBytes { try dump.write($0) }
+                    try dump.write(tabbedCount: count)
                 }
-                try dump?.commit()
-                return (statistics, topWords)
             }
-            if !self.engine.quiet {
-                print(topWords.formattedTable(), terminator: "")
-                // The statistics go to standard error: let the table come first even when piped.
-                fflush(nil)
-            }
-            try self.engine.report(statistics)
-        } catch let signal as TerminationSignals.Received {
-            printToStandardError("mapreduce: \(signal); stopped, nothing written")
-            throw ExitCode(130)
-        } catch let error as MapReduceError {
-            var line = "mapreduce: \(error)"
-            if error.code == .invalidData && job.invalidUTF8 == .strict {
-                line += "; use --invalid-utf8 replace to read it anyway"
-            }
-            printToStandardError(line)
-            throw ExitCode(error.code == .cancelled ? 130 : 1)
+            try statsFile?.write(statistics.json())
+            try ledger.commit(dump)
+            try ledger.commit(statsFile)
+            return (statistics, topWords)
         }
+        // A dump written to standard output is the output: the table would only get in its way.
+        if !self.engine.quiet && !ledger.dumpWentToStandardOutput {
+            try writeToStandardOutput(topWords.formattedTable())
+        }
+        self.engine.reportTable(statistics)
+        try exitIfSignalledAfterWork(ledger: ledger)
     }
 }
 
-extension AtomicFileWriter {
+// MARK: - Reporting
+
+/// Runs the job's work under ``TerminationSignals`` and turns every way it can end badly into one true
+/// line on standard error and the conventional exit status.
+func runReportingFailures<R: Sendable>(
+    ledger: OutputLedger,
+    job: WordCount,
+    _ body: @escaping @Sendable () async throws -> R
+) async throws -> R {
+    do {
+        return try await TerminationSignals.run(body)
+    } catch let signal as TerminationSignals.Received {
+        if signal.workCompleted {
+            printToStandardError("mapreduce: \(signal) after \(ledger.summary(complete: true))")
+        } else {
+            printToStandardError("mapreduce: \(signal); stopped, \(ledger.summary(complete: false))")
+        }
+        throw ExitCode(signal.exitStatus)
+    } catch let error as MapReduceError {
+        if error.errorNumber == EPIPE { throw ExitCode(128 + SIGPIPE) }
+        var line = "mapreduce: \(error)"
+        if error.code == .invalidData && job.invalidUTF8 == .strict {
+            line += "; use --invalid-utf8 replace to read it anyway"
+        } else if error.code == .limitExceeded {
+            line += "; --spool-limit SIZE raises the limit"
+        }
+        if let partial = ledger.partialSummary { line += "; \(partial)" }
+        printToStandardError(line)
+        throw ExitCode(error.code == .cancelled ? 130 : 1)
+    }
+}
+
+/// A signal that arrived after the work was done still ends the program as that signal asks, and says
+/// what was written.
+func exitIfSignalledAfterWork(ledger: OutputLedger) throws {
+    if let signal = TerminationSignals.receivedAfterWork {
+        let received = TerminationSignals.Received(signal: signal, workCompleted: true)
+        printToStandardError("mapreduce: \(received) after \(ledger.summary(complete: true))")
+        throw ExitCode(received.exitStatus)
+    }
+}
+
+/// Writes to standard output, checking every write: a full disk is an error; a closed pipe ends the
+/// program quietly with the status a death by SIGPIPE would give, as Unix tools do.
+func writeToStandardOutput(_ text: String) throws {
+    var text = text
+    do {
+        try text.withUTF8 { bytes in
+            var done = 0
+            while done < bytes.count {
+                let n = write(STDOUT_FILENO, bytes.baseAddress! + done, bytes.count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw StandardOutputError(code: errno)
+                }
+                done += n
+            }
+        }
+    } catch let error as StandardOutputError {
+        if error.code == EPIPE { throw ExitCode(128 + SIGPIPE) }
+        printToStandardError("mapreduce: cannot write to standard output: \(error)")
+        throw ExitCode(1)
+    }
+}
+
+struct StandardOutputError: Error, CustomStringConvertible {
+    var code: Int32
+    var description: String {
+        let text = String(cString: strerror(self.code))
+        return text.prefix(1).lowercased() + text.dropFirst()
+    }
+}
+
+extension OutputFile {
     /// Appends a tab, `count` in decimal and a newline, formatted without building a string.
     func write(tabbedCount count: Int) throws {
         try withUnsafeTemporaryAllocation(byteCount: 24, alignment: 1) { buffer in

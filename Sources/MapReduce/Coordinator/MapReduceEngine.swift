@@ -43,6 +43,11 @@ public struct MapReduceEngine: Sendable {
         public var maxTaskAttempts: Int
         /// Where the job's temporary directory goes; nil uses `$TMPDIR`, then `/tmp`.
         public var temporaryDirectory: String?
+        /// How many bytes of streamed input (standard input, pipes, FIFOs) may be copied to the temporary
+        /// directory, in total; past it the job fails with code ``MapReduceError/Code/limitExceeded``.
+        /// nil allows what the temporary directory's file system has free when the job starts, less a
+        /// reserve of a tenth of its size (at least 1 GiB), so that a runaway stream never fills the disk.
+        public var spoolLimit: Int?
         /// The executable of worker processes (this program, by default) and the arguments that make it
         /// one (see ``WorkerProcess``).
         public var workerExecutable: String
@@ -60,6 +65,7 @@ public struct MapReduceEngine: Sendable {
             workerMemoryBudget: Int = 24 << 20,
             maxTaskAttempts: Int = 3,
             temporaryDirectory: String? = nil,
+            spoolLimit: Int? = nil,
             workerExecutable: String = "/proc/self/exe",
             workerArguments: [String] = [WorkerProcess.argument],
             logger: Logger = Logger(label: "mapreduce", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -72,6 +78,7 @@ public struct MapReduceEngine: Sendable {
             self.workerMemoryBudget = workerMemoryBudget
             self.maxTaskAttempts = maxTaskAttempts
             self.temporaryDirectory = temporaryDirectory
+            self.spoolLimit = spoolLimit
             self.workerExecutable = workerExecutable
             self.workerArguments = workerArguments
             self.logger = logger
@@ -95,6 +102,8 @@ public struct MapReduceEngine: Sendable {
     /// - Parameters:
     ///   - job: The job, with its parameters; workers rebuild it from its encoding.
     ///   - inputs: Files, directories (read recursively) and standard input.
+    ///   - isolation: Where `consume` runs: the caller's actor (the main actor, in a program's `main`), so
+    ///     that it may use the caller's state. Leave it to its default.
     ///   - consume: Called once per output key, in order of the keys' encoded bytes.
     /// - Returns: What happened, per slot and in total.
     /// - Throws: ``MapReduceError``: bad input, a task failing in the job's code, a task killing workers
@@ -103,11 +112,13 @@ public struct MapReduceEngine: Sendable {
     public func run<J: MapReduceJob>(
         _ job: J,
         inputs: [InputSource],
+        isolation: isolated (any Actor)? = #isolation,
         consume: (J.Key, J.Output) throws -> Void
     ) async throws -> JobStatistics {
         try await self.run(
             job,
             inputs: inputs,
+            isolation: isolation,
             consumeEncoded: { keyBytes, outputBytes in
                 try consume(J.Key(encodedBytes: keyBytes), J.Output(encodedBytes: outputBytes))
             }
@@ -120,6 +131,7 @@ public struct MapReduceEngine: Sendable {
     /// - Parameters:
     ///   - job: The job, with its parameters; workers rebuild it from its encoding.
     ///   - inputs: Files, directories (read recursively) and standard input.
+    ///   - isolation: Where `consume` runs: the caller's actor. Leave it to its default.
     ///   - consume: Called once per output key, in order of the keys' bytes; the bytes are valid only
     ///     during the call.
     /// - Returns: What happened, per slot and in total.
@@ -128,11 +140,13 @@ public struct MapReduceEngine: Sendable {
     public func run<J: MapReduceJob>(
         _ job: J,
         inputs: [InputSource],
+        isolation: isolated (any Actor)? = #isolation,
         consumeKeyBytes consume: (RawSpan, J.Output) throws -> Void
     ) async throws -> JobStatistics where J.JobMapper.Key: RawBytesCodable {
         try await self.run(
             job,
             inputs: inputs,
+            isolation: isolation,
             consumeEncoded: { keyBytes, outputBytes in
                 try consume(RawSpan(_unsafeBytes: keyBytes), J.Output(encodedBytes: outputBytes))
             }
@@ -145,23 +159,44 @@ public struct MapReduceEngine: Sendable {
     func run<J: MapReduceJob>(
         _ job: J,
         inputs: [InputSource],
+        isolation: isolated (any Actor)?,
         consumeEncoded consume: (_ key: UnsafeRawBufferPointer, _ output: UnsafeRawBufferPointer) throws -> Void
     ) async throws -> JobStatistics {
         let started = monotonicNanoseconds()
         let configuration = self.configuration
         guard configuration.workers >= 1 else { throw MapReduceError(.usage, "at least one worker is needed") }
+        if configuration.execution == .workerProcesses, environmentValue(WorkerSpawner.workerMarker) != nil {
+            // Without this, a program that forgets to let its workers in starts workers that start workers.
+            throw MapReduceError(
+                .usage,
+                "this process was started as a worker process but runs a job itself: its main must call "
+                    + "WorkerProcess.run(registry:) first when its first argument is '\(WorkerProcess.argument)'"
+            )
+        }
         let entries = try InputResolver.resolve(inputs)
         let workDirectory = try self.makeWorkDirectory()
-        defer { Syscall.removeTree(workDirectory) }
+        EmergencyCleanup.shared.add(directory: workDirectory)
+        defer {
+            Syscall.removeTree(workDirectory)
+            EmergencyCleanup.shared.remove(directory: workDirectory)
+        }
 
         var files: [InputFile] = []
+        var spoolBudget = configuration.spoolLimit ?? Self.defaultSpoolLimit(directory: workDirectory)
         for (index, entry) in entries.enumerated() {
             switch entry {
             case .file(let file):
                 files.append(file)
             case .stream(let path, let displayName):
                 let spool = "\(workDirectory)/input-\(index)"
-                let size = try InputResolver.spool(path: path, displayName: displayName, to: spool)
+                let size = try InputResolver.spool(
+                    path: path,
+                    displayName: displayName,
+                    to: spool,
+                    limit: spoolBudget,
+                    totalLimit: configuration.spoolLimit ?? spoolBudget
+                )
+                spoolBudget -= size
                 files.append(InputFile(path: spool, displayName: displayName, size: size))
             }
             try Task.checkCancellation(or: MapReduceError(.cancelled, "cancelled"))
@@ -239,6 +274,7 @@ public struct MapReduceEngine: Sendable {
         let logger = self.configuration.logger
         var generation = 0
         var failedStarts = 0
+        var diedBeforeHandshake = 0
         while !scheduler.isOver && !Task.isCancelled {
             let slot = SlotID(index: index, generation: generation)
             generation += 1
@@ -267,6 +303,25 @@ public struct MapReduceEngine: Sendable {
                 if Task.isCancelled || scheduler.isOver { return }
                 let reason = "worker \(index) (pid \(worker.processID)) \(status): \(lost.reason)"
                 logger.info("worker lost; replacing it", metadata: ["slot": "\(index)", "reason": "\(reason)"])
+                diedBeforeHandshake = lost.beforeHandshake ? diedBeforeHandshake + 1 : 0
+                if diedBeforeHandshake >= 3 {
+                    scheduler.fail(
+                        MapReduceError(
+                            .workerDied,
+                            "\(diedBeforeHandshake) worker processes in a row ended before their handshake (last: "
+                                + "\(status)); the worker executable \(self.configuration.workerExecutable) must call "
+                                + "WorkerProcess.run(registry:) first thing when its first argument is "
+                                + "'\(WorkerProcess.argument)'"
+                        )
+                    )
+                    return
+                }
+                // A worker that died reading a file that shrank under it (SIGBUS on the mapping) says
+                // nothing about the task: the input changed, and the job stops saying so.
+                if let changed = scheduler.read({ $0.runningMapTask(on: slot) }).flatMap(InputCheck.changedInput) {
+                    scheduler.fail(changed)
+                    return
+                }
                 scheduler.update { $0.slotDied(slot, reason: reason) }
                 failedStarts = 0
             } catch {
@@ -297,6 +352,13 @@ public struct MapReduceEngine: Sendable {
             }
             if Task.isCancelled { scheduler.fail(MapReduceError(.cancelled, "cancelled")) }
         }
+    }
+
+    /// What the file system holding `directory` has free, less a reserve of a tenth of its size (at least
+    /// 1 GiB): the default ``Configuration/spoolLimit``.
+    static func defaultSpoolLimit(directory: String) -> Int {
+        guard let (available, size) = try? Syscall.fileSystemSpace(directory) else { return .max }
+        return max(0, available - max(1 << 30, size / 10))
     }
 
     func makeWorkDirectory() throws -> String {
@@ -357,8 +419,15 @@ public struct MapReduceEngine: Sendable {
 final class LivePool: Sendable {
     private let pids = Mutex<Set<Int32>>([])
 
-    func add(_ pid: Int32) { self.pids.withLock { _ = $0.insert(pid) } }
-    func remove(_ pid: Int32) { self.pids.withLock { _ = $0.remove(pid) } }
+    func add(_ pid: Int32) {
+        self.pids.withLock { _ = $0.insert(pid) }
+        EmergencyCleanup.shared.add(process: pid)
+    }
+
+    func remove(_ pid: Int32) {
+        self.pids.withLock { _ = $0.remove(pid) }
+        EmergencyCleanup.shared.remove(process: pid)
+    }
 
     func signalAll(_ signal: CInt) {
         for pid in self.pids.withLock({ $0 }) { Syscall.kill(pid, signal) }

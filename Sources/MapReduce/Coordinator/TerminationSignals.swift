@@ -10,19 +10,37 @@ import Darwin
 #error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
 #endif
 
-/// Turns SIGINT and SIGTERM into task cancellation, so that a job stops its workers, removes its temporary
-/// files and writes no output before the program exits.
+/// Turns the signals that ask a program to stop (SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
+/// SIGXCPU, SIGALRM) into task cancellation, so that a job stops its workers, removes its temporary files
+/// and writes no output before the program exits with the conventional status, 128 + the signal's number.
+///
+/// A second such signal does not wait for the job to unwind: it kills the workers, removes the temporary
+/// files (see ``EmergencyCleanup``) and exits at once. SIGPIPE and SIGXFSZ are ignored while `body` runs,
+/// so that a closed pipe or a file size limit is an error the program reports (`EPIPE`, `EFBIG`) rather
+/// than a silent death that leaves files behind.
 public enum TerminationSignals {
     /// Thrown by ``run(_:)`` when a signal cancelled the work.
     public struct Received: Error, Sendable, CustomStringConvertible {
         /// The signal number, such as `SIGINT`.
         public var signal: Int32
+        /// Whether `body` had already returned when the signal was handled: its work (an output file,
+        /// say) is complete, though the program was then asked to stop.
+        public var workCompleted: Bool
         /// The conventional exit status for it (130 for SIGINT).
         public var exitStatus: Int32 { 128 + self.signal }
         public var description: String { "interrupted by \(signalName(self.signal))" }
+
+        /// Describes a signal.
+        public init(signal: Int32, workCompleted: Bool) {
+            self.signal = signal
+            self.workCompleted = workCompleted
+        }
     }
 
-    /// Runs `body` in a task that the first SIGINT or SIGTERM cancels; a second one exits at once.
+    /// The signals handled.
+    public static let handled: [Int32] = [SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGXCPU, SIGALRM]
+
+    /// Runs `body` in a task that the first stopping signal cancels; a second one exits at once.
     /// - Returns: What `body` returned, if no signal arrived.
     /// - Throws: ``Received`` if a signal arrived (after `body` has finished unwinding), else what `body`
     ///   threw.
@@ -30,16 +48,44 @@ public enum TerminationSignals {
         let task = Task { try await body() }
         self.install { task.cancel() }
         let result = await task.result
-        if let signal = received.withLock({ $0 }) { throw Received(signal: signal) }
+        let completed = (try? result.get()) != nil
+        // From here on a signal is not cancellation any more: one that arrives later is left pending, and
+        // the caller decides what the program says.
+        if let signal = state.withLock({ state -> Int32? in
+            state.bodyEnded = true
+            return state.received
+        }) {
+            throw Received(signal: signal, workCompleted: completed)
+        }
         return try result.get()
     }
 
-    private static let received = Mutex<Int32?>(nil)
-    private static let onSignal = Mutex<(@Sendable () -> Void)?>(nil)
+    /// The first signal that arrived after `body` ended, if any; the caller may report it.
+    public static var receivedAfterWork: Int32? {
+        state.withLock { $0.bodyEnded ? $0.received : nil }
+    }
+
+    private struct State {
+        var received: Int32?
+        var bodyEnded = false
+        var onSignal: (@Sendable () -> Void)?
+        var installed = false
+    }
+
+    private static let state = Mutex(State())
 
     /// Installs the handlers once; they write the signal number to a pipe that a thread watches.
     private static func install(_ action: @escaping @Sendable () -> Void) {
-        onSignal.withLock { $0 = action }
+        let first = state.withLock { state -> Bool in
+            state.onSignal = action
+            state.received = nil
+            state.bodyEnded = false
+            defer { state.installed = true }
+            return !state.installed
+        }
+        guard first else { return }
+        signal(SIGPIPE, SIG_IGN)
+        signal(SIGXFSZ, SIG_IGN)
         var fds: [CInt] = [-1, -1]
         guard pipe(&fds) == 0 else { return }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
@@ -57,32 +103,41 @@ public enum TerminationSignals {
                     let n = read(fd, &byte, 1)
                     if n < 0 && errno == EINTR { continue }
                     if n <= 0 { return nil }
-                    let signal = Int32(byte)
-                    let first = TerminationSignals.received.withLock { current -> Bool in
-                        if current != nil { return false }
-                        current = signal
-                        return true
-                    }
-                    if first {
-                        TerminationSignals.onSignal.withLock { $0 }?()
-                    } else {
-                        _exit(128 + signal)
-                    }
+                    TerminationSignals.handle(Int32(byte))
                 }
             },
             readEnd
         )
         guard created == 0 else { return }
         pthread_detach(thread)
-        for signal in [SIGINT, SIGTERM] {
+        for signal in handled {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { signal in
+                let saved = errno
                 var byte = UInt8(truncatingIfNeeded: signal)
                 _ = write(signalPipeWriteEnd, &byte, 1)
+                errno = saved
             }
             sigemptyset(&action.sa_mask)
             action.sa_flags = SA_RESTART
             sigaction(signal, &action, nil)
+        }
+    }
+
+    /// On the watching thread: the first signal cancels the work, a second one ends the program now.
+    private static func handle(_ signal: Int32) {
+        let (first, action) = state.withLock { state -> (Bool, (@Sendable () -> Void)?) in
+            if state.received != nil { return (false, nil) }
+            state.received = signal
+            return (true, state.bodyEnded ? nil : state.onSignal)
+        }
+        if first {
+            action?()
+        } else {
+            EmergencyCleanup.shared.runNow()
+            let line = "mapreduce: interrupted by \(signalName(signal)) again; stopped at once\n"
+            _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+            _exit(128 + signal)
         }
     }
 }

@@ -133,41 +133,110 @@ package enum InputResolver {
     }
 
     /// Copies a stream (standard input when `path` is nil) into `destination`; returns the byte count.
-    package static func spool(path: String?, displayName: String, to destination: String) throws -> Int {
+    ///
+    /// The copy waits for data in short polls, so that a cancelled task (Ctrl-C) stops it within a tenth
+    /// of a second even while the producer is silent, and it stops with a clear error once more than
+    /// `limit` bytes have arrived (`totalLimit` is the limit the message names), or when the disk is full.
+    package static func spool(
+        path: String?,
+        displayName: String,
+        to destination: String,
+        limit: Int,
+        totalLimit: Int
+    ) throws -> Int {
         let input: CInt
         if let path {
             do {
-                input = try Syscall.open(path, O_RDONLY)
+                // Non-blocking, so that opening a FIFO whose writer has not come yet does not hang.
+                input = try Syscall.open(path, O_RDONLY | O_NONBLOCK)
             } catch {
-                throw MapReduceError(
-                    .badInput,
-                    "cannot open: \(describeError(error))",
-                    input: displayName
-                )
+                throw MapReduceError(.badInput, "cannot open: \(describeError(error))", input: displayName)
             }
         } else {
             input = STDIN_FILENO
         }
         defer { if path != nil { Syscall.close(input) } }
         let writer = try BufferedFileWriter(path: destination, bufferSize: 0)
+        defer { try? writer.close() }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var total = 0
         while true {
+            if Task.isCancelled { throw MapReduceError(.cancelled, "cancelled while reading", input: displayName) }
+            var poller = pollfd(fd: input, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, 100)
+            if ready < 0 && errno != EINTR {
+                throw MapReduceError(.badInput, "cannot read: \(Errno(rawValue: errno).message)", input: displayName)
+            }
+            if ready <= 0 { continue }
             let count: Int
             do {
                 count = try buffer.withUnsafeMutableBytes { try Syscall.read(input, $0) }
+            } catch Errno.resourceTemporarilyUnavailable {
+                continue
             } catch {
+                throw MapReduceError(.badInput, "cannot read: \(describeError(error))", input: displayName)
+            }
+            // Linux reports a FIFO's hang-up only once a writer has come and gone, so after a poll an
+            // empty read is the end of the stream, not a writer that has not come yet.
+            if count == 0 { break }
+            guard total + count <= limit else {
                 throw MapReduceError(
-                    .badInput,
-                    "cannot read: \(describeError(error))",
+                    .limitExceeded,
+                    "streamed input is larger than the spool limit of \(formatByteCount(totalLimit)); "
+                        + "it is copied to the job's temporary directory first",
                     input: displayName
                 )
             }
-            if count == 0 { break }
-            try buffer.withUnsafeBytes { try writer.writeThrough(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+            do {
+                try buffer.withUnsafeBytes { try writer.writeThrough(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+            } catch let error as MapReduceError {
+                if (error.underlying as? Errno) == .noSpace {
+                    throw MapReduceError(
+                        .limitExceeded,
+                        "the temporary directory's disk is full after \(formatByteCount(total)) of streamed input",
+                        input: displayName
+                    )
+                }
+                throw error
+            }
             total += count
         }
         try writer.close()
         return total
+    }
+}
+
+/// `512 KiB`, `10 MiB`, `1.5 GiB`: a byte count for messages.
+package func formatByteCount(_ bytes: Int) -> String {
+    let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+    var value = Double(bytes)
+    var unit = 0
+    while value >= 1024 && unit < units.count - 1 {
+        value /= 1024
+        unit += 1
+    }
+    if unit == 0 { return "\(bytes) bytes" }
+    let rounded = (value * 10).rounded() / 10
+    return rounded == rounded.rounded() ? "\(Int(rounded)) \(units[unit])" : "\(rounded) \(units[unit])"
+}
+
+/// Checks, outside the hot path, that input files still are what the job started with.
+enum InputCheck {
+    /// The "changed while the job ran" error for the first of the task's files whose size is not the one
+    /// recorded when the job started, or nil.
+    static func changedInput(_ task: MapTask) -> MapReduceError? {
+        for split in task.splits {
+            guard let info = try? Syscall.stat(split.path) else {
+                return MapReduceError(.badInput, "was removed while the job ran", input: split.displayName)
+            }
+            if Int(info.st_size) != split.fileSize {
+                return MapReduceError(
+                    .badInput,
+                    "changed while the job ran (it had \(split.fileSize) bytes, now \(info.st_size))",
+                    input: split.displayName
+                )
+            }
+        }
+        return nil
     }
 }

@@ -44,30 +44,38 @@ struct LocalWorker: Sendable {
     func serve(slot: SlotID, hello: WorkerHello, scheduler: Scheduler, logger: Logger) async throws {
         try await self.channel.executeThenClose { inbound, outbound in
             var frames = inbound.makeAsyncIterator()
-            func receive(_ waitingFor: String) async throws -> WorkerMessage {
+            func receive(_ waitingFor: String, greeted: Bool = true) async throws -> WorkerMessage {
                 let frame: Frame?
                 do {
                     frame = try await frames.next()
                 } catch {
-                    throw WorkerLost(reason: "its connection failed while \(waitingFor): \(error)")
+                    throw WorkerLost(
+                        reason: "its connection failed while \(waitingFor): \(error)",
+                        beforeHandshake: !greeted
+                    )
                 }
-                guard let frame else { throw WorkerLost(reason: "it went away while \(waitingFor)") }
+                guard let frame else {
+                    throw WorkerLost(reason: "it went away while \(waitingFor)", beforeHandshake: !greeted)
+                }
                 do {
                     return try WorkerMessage(frame: frame)
                 } catch {
-                    throw WorkerLost(reason: "it sent a malformed message while \(waitingFor): \(error)")
+                    throw WorkerLost(
+                        reason: "it sent a malformed message while \(waitingFor): \(error)",
+                        beforeHandshake: !greeted
+                    )
                 }
             }
-            func send(_ message: CoordinatorMessage) async throws {
+            func send(_ message: CoordinatorMessage, greeted: Bool = true) async throws {
                 do {
                     try await outbound.write(message.frame)
                 } catch {
-                    throw WorkerLost(reason: "cannot send it a task: \(error)")
+                    throw WorkerLost(reason: "cannot send it a task: \(error)", beforeHandshake: !greeted)
                 }
             }
 
-            try await send(.hello(hello))
-            switch try await receive("starting") {
+            try await send(.hello(hello), greeted: false)
+            switch try await receive("starting", greeted: false) {
             case .ready(let version, _) where version == workerProtocolVersion:
                 break
             case .taskFailed(let failure):
@@ -110,5 +118,7 @@ struct LocalWorker: Sendable {
 /// A worker died or misbehaved; its slot gets a new worker and its work is done again.
 package struct WorkerLost: Error, CustomStringConvertible {
     package var reason: String
+    /// The process ended before it answered its hello: it may not be a worker at all.
+    package var beforeHandshake = false
     package var description: String { self.reason }
 }

@@ -49,12 +49,46 @@ enum WorkerSpawner {
         let argv = ([executable] + arguments).map { strdup($0) }
         defer { for pointer in argv { free(pointer) } }
         var argvNullTerminated = argv + [nil]
+        let environment = workerEnvironment()
+        defer { for pointer in environment { free(pointer) } }
+        var environmentNullTerminated = environment + [nil]
         var pid = pid_t()
         let result = argvNullTerminated.withUnsafeMutableBufferPointer { argvBuffer in
-            posix_spawn(&pid, executable, &actions, &attributes, argvBuffer.baseAddress!, environ)
+            environmentNullTerminated.withUnsafeMutableBufferPointer { environmentBuffer in
+                posix_spawn(
+                    &pid,
+                    executable,
+                    &actions,
+                    &attributes,
+                    argvBuffer.baseAddress!,
+                    environmentBuffer.baseAddress!
+                )
+            }
         }
         guard result == 0 else { throw spawnError(result, executable) }
         return pid
+    }
+
+    /// The variable that tells a new process it was started as a worker (see ``WorkerProcess``).
+    static let workerMarker = "MAPREDUCE_WORKER_OF"
+
+    /// This process's environment for a worker, plus two entries: the worker marker (the coordinator's
+    /// pid), and, unless the user chose otherwise, `SWIFT_BACKTRACE=enable=no`, because a worker's crash is
+    /// reported by the coordinator in one line, and a backtrace of a hundred lines on the user's terminal
+    /// would bury it.
+    static func workerEnvironment() -> [UnsafeMutablePointer<CChar>?] {
+        var entries: [UnsafeMutablePointer<CChar>?] = []
+        var hasBacktraceSetting = false
+        var cursor = environ
+        while let entry = cursor.pointee {
+            cursor += 1
+            if strncmp(entry, workerMarker + "=", workerMarker.utf8.count + 1) == 0 { continue }
+            if strncmp(entry, "SWIFT_BACKTRACE=", 16) == 0 { hasBacktraceSetting = true }
+            entries.append(strdup(entry))
+        }
+        entries.append(strdup("\(workerMarker)=\(getpid())"))
+        if !hasBacktraceSetting { entries.append(strdup("SWIFT_BACKTRACE=enable=no")) }
+        return entries
     }
 
     /// Open descriptors above standard error that an exec would pass on.

@@ -223,6 +223,12 @@ package struct SchedulerStateMachine {
         for task in lost { self.requeue(task) }
     }
 
+    /// The map task `slot` is running, if it is running one.
+    package func runningMapTask(on slot: SlotID) -> MapTask? {
+        if case .map(let task) = self.running[slot] { return task }
+        return nil
+    }
+
     /// Stops the job with an error; every slot is told to stop.
     package mutating func fail(_ error: MapReduceError) {
         guard !self.isOver else { return }

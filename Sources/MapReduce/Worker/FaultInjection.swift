@@ -1,3 +1,13 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Musl)
+@preconcurrency import Musl
+#elseif canImport(Darwin)
+import Darwin
+#else
+#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
+#endif
+
 /// Deterministic crashes for testing the engine's recovery, driven by `MAPREDUCE_FAULT_INJECTION`.
 ///
 /// - `kill-on-map=NAME`: a worker SIGKILLs itself whenever it starts mapping an input whose name contains
@@ -5,18 +15,31 @@
 /// - `kill-once-on-map=NAME@MARKER`: the same, but only if the file `MARKER` does not exist yet; the worker
 ///   creates it first, so exactly one worker dies and the job must still produce the right output.
 ///
+/// - `crash-on-map=NAME`: a worker dies of SIGSEGV whenever it starts mapping such an input (a crash, as
+///   a bug in a job's code would cause).
+/// - `truncate-on-map=NAME`: a worker empties such an input after mapping it into memory and before
+///   reading it, as someone truncating the file under a running job would: the read dies of SIGBUS.
+///
 /// Unset, this costs one check of a constant per input split.
 @usableFromInline
 enum FaultInjection {
     enum Rule {
         case killOnMap(name: String)
         case killOnceOnMap(name: String, marker: String)
+        case crashOnMap(name: String)
+        case truncateOnMap(name: String)
     }
 
     static let rule: Rule? = {
         guard let spec = environmentValue("MAPREDUCE_FAULT_INJECTION"), !spec.isEmpty else { return nil }
         if spec.hasPrefix("kill-on-map=") {
             return .killOnMap(name: String(spec.dropFirst("kill-on-map=".count)))
+        }
+        if spec.hasPrefix("crash-on-map=") {
+            return .crashOnMap(name: String(spec.dropFirst("crash-on-map=".count)))
+        }
+        if spec.hasPrefix("truncate-on-map=") {
+            return .truncateOnMap(name: String(spec.dropFirst("truncate-on-map=".count)))
         }
         if spec.hasPrefix("kill-once-on-map=") {
             let rest = spec.dropFirst("kill-once-on-map=".count)
@@ -27,9 +50,13 @@ enum FaultInjection {
     }()
 
     @usableFromInline
-    static func beforeMapping(_ inputName: String) {
+    static func beforeMapping(_ inputName: String, path: String) {
         guard let rule else { return }
         switch rule {
+        case .crashOnMap(let name):
+            if inputName.contains(name) { Syscall.kill(Syscall.processID, SIGSEGV) }
+        case .truncateOnMap(let name):
+            if inputName.contains(name) { Syscall.truncate(path) }
         case .killOnMap(let name):
             if inputName.contains(name) { Syscall.kill(Syscall.processID, Signal.kill) }
         case .killOnceOnMap(let name, let marker):

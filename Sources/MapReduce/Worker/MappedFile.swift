@@ -83,11 +83,13 @@ final class MappedFile {
 @usableFromInline
 final class BufferedFileWriter {
     @usableFromInline let path: String
-    private let fd: CInt
+    let fd: CInt
     @usableFromInline let buffer: UnsafeMutableRawPointer
     @usableFromInline let capacity: Int
     @usableFromInline @exclusivity(unchecked) var used = 0
     @usableFromInline @exclusivity(unchecked) var offset = 0
+    /// Bytes the system has accepted: `offset` less what is buffered or was lost to a failed write.
+    private(set) var delivered = 0
     private var closed = false
 
     /// Creates (or truncates) `path`, readable only by its owner.
@@ -102,6 +104,17 @@ final class BufferedFileWriter {
         self.capacity = bufferSize
         self.buffer = .allocate(byteCount: max(bufferSize, 1), alignment: 16)
     }
+
+    /// Writes to a descriptor that is already open; the writer closes it. `name` is what errors name.
+    init(descriptor: CInt, name: String, bufferSize: Int = 256 * 1024) {
+        self.path = name
+        self.fd = descriptor
+        self.capacity = bufferSize
+        self.buffer = .allocate(byteCount: max(bufferSize, 1), alignment: 16)
+    }
+
+    /// The descriptor written to.
+    var descriptor: CInt { self.fd }
 
     @inlinable
     func write(_ raw: UnsafeRawBufferPointer) throws {
@@ -127,9 +140,10 @@ final class BufferedFileWriter {
         do {
             try Syscall.writeFully(self.fd, raw)
         } catch {
-            throw MapReduceError(.io, "cannot write: \(error.message)", input: self.path)
+            throw MapReduceError(.io, "cannot write: \(error.message)", input: self.path, underlying: error)
         }
         self.offset += raw.count
+        self.delivered += raw.count
     }
 
     @usableFromInline
@@ -139,8 +153,9 @@ final class BufferedFileWriter {
         self.used = 0
         do {
             try Syscall.writeFully(self.fd, UnsafeRawBufferPointer(start: self.buffer, count: used))
+            self.delivered += used
         } catch {
-            throw MapReduceError(.io, "cannot write: \(describeError(error))", input: self.path)
+            throw MapReduceError(.io, "cannot write: \(describeError(error))", input: self.path, underlying: error)
         }
     }
 
@@ -149,6 +164,14 @@ final class BufferedFileWriter {
         guard !self.closed else { return }
         try self.flush()
         self.closed = true
+        Syscall.close(self.fd)
+    }
+
+    /// Closes the descriptor without writing what is still buffered.
+    func abandon() {
+        guard !self.closed else { return }
+        self.closed = true
+        self.used = 0
         Syscall.close(self.fd)
     }
 

@@ -23,8 +23,11 @@ public enum WorkerProcess {
     /// Serves tasks until the coordinator says stop or goes away, then exits the process.
     /// - Parameter registry: The jobs this binary can run.
     public static func run(registry: JobRegistry) -> Never {
-        signal(SIGINT, SIG_IGN)
-        signal(SIGPIPE, SIG_IGN)
+        // The coordinator decides when workers stop: the signals a terminal sends to the whole process
+        // group (Ctrl-C, Ctrl-\, a hang-up) are its to handle. Workers end when told to, when their socket
+        // closes (the orphan watchdog below), or by SIGTERM and SIGKILL.
+        for ignored in [SIGINT, SIGQUIT, SIGHUP, SIGPIPE, SIGUSR1, SIGUSR2] { signal(ignored, SIG_IGN) }
+        unsetenv(WorkerSpawner.workerMarker)
         // Whatever a job prints must not reach the coordinator's standard output.
         dup2(STDERR_FILENO, STDOUT_FILENO)
         startOrphanWatchdog()

@@ -90,7 +90,7 @@ final class WorkerRuntime<J: MapReduceJob> {
                 start = position
                 end = split.end >= whole.count ? whole.count : LineScanner.nextLineStart(whole, atOrAfter: split.end)
             }
-            FaultInjection.beforeMapping(split.displayName)
+            FaultInjection.beforeMapping(split.displayName, path: split.path)
             file.willNeed(start..<end)
             let lines = UnsafeRawBufferPointer(rebasing: whole[start..<end])
             let origin = InputOrigin(path: split.displayName, offset: start)

@@ -1,0 +1,50 @@
+import Synchronization
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Musl)
+@preconcurrency import Musl
+#elseif canImport(Darwin)
+import Darwin
+#else
+#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
+#endif
+
+/// What a job leaves on the machine while it runs (its temporary directory, an output file's temporary
+/// file, its worker processes), kept where an abrupt exit can still find it.
+///
+/// A job removes all of this itself when it ends, fails or is cancelled. This list is for the exits that
+/// cannot wait for that: a second Ctrl-C, which must stop the program at once.
+package final class EmergencyCleanup: Sendable {
+    package static let shared = EmergencyCleanup()
+
+    private struct State {
+        var directories: Set<String> = []
+        var files: Set<String> = []
+        var processes: Set<Int32> = []
+    }
+
+    private let state = Mutex(State())
+
+    package func add(directory: String) { self.state.withLock { _ = $0.directories.insert(directory) } }
+    package func remove(directory: String) { self.state.withLock { _ = $0.directories.remove(directory) } }
+    package func add(file: String) { self.state.withLock { _ = $0.files.insert(file) } }
+    package func remove(file: String) { self.state.withLock { _ = $0.files.remove(file) } }
+    package func add(process: Int32) { self.state.withLock { _ = $0.processes.insert(process) } }
+    package func remove(process: Int32) { self.state.withLock { _ = $0.processes.remove(process) } }
+
+    /// What is registered now (for tests).
+    package var registered: (directories: Set<String>, files: Set<String>, processes: Set<Int32>) {
+        self.state.withLock { ($0.directories, $0.files, $0.processes) }
+    }
+
+    /// Kills every registered process (and waits for it, so that it writes nothing more), then removes
+    /// every registered file and directory. For the way out when the program cannot unwind.
+    package func runNow() {
+        let state = self.state.withLock { $0 }
+        for pid in state.processes { Syscall.kill(pid, SIGKILL) }
+        for pid in state.processes { _ = try? Syscall.wait(pid, block: true) }
+        for file in state.files { Syscall.unlink(file) }
+        for directory in state.directories { Syscall.removeTree(directory) }
+    }
+}
