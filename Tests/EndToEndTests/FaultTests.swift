@@ -151,8 +151,8 @@ struct FaultTests {
     }
 
     @Test(
-        "SIGINT and SIGTERM stop the job: exit 130, no output, no temporary files, no workers",
-        arguments: [SIGINT, SIGTERM]
+        "HUP, INT, QUIT, TERM and USR1 stop the job: exit 128 + the signal, no output, no temporary files, no workers",
+        arguments: [SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1]
     )
     func interrupted(signal: Int32) throws {
         let scratch = try TemporaryDirectory("interrupt")
@@ -172,8 +172,9 @@ struct FaultTests {
         pause(milliseconds: 30)
         job.signal(signal)
         let result = job.wait()
-        #expect(result.status == 130, "\(result)")
+        #expect(result.status == 128 + signal, "\(result)")
         #expect(result.stderr.contains("nothing written"), "\(result)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result)")
         #expect(!Files.exists(scratch.file("out.tsv")))
         #expect(Files.list(scratch.path) == ["tmp"], "\(Files.list(scratch.path))")
         #expect(Files.list(temporary).isEmpty, "temporary files left: \(Files.list(temporary))")
