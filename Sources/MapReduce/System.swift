@@ -237,6 +237,24 @@ enum Syscall {
         )
     }
 
+    /// Raises the soft limit on open descriptors to the hard limit, as far as allowed; returns the soft
+    /// limit now in force.
+    static func raiseDescriptorLimit() -> UInt64 {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return .max }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { return UInt64(raised.rlim_cur) }
+        }
+        return UInt64(limit.rlim_cur)
+    }
+
+    /// How many descriptors this process has open (an estimate if `/proc` cannot be read).
+    static var openDescriptorCount: Int {
+        (try? listDirectory("/proc/self/fd").count).map { max(0, $0 - 1) } ?? 16
+    }
+
     /// A close-on-exec copy of a descriptor.
     static func duplicate(_ fd: CInt) throws(Errno) -> CInt {
         try retrying { Glibc.fcntl(fd, F_DUPFD_CLOEXEC, 3) }

@@ -173,6 +173,7 @@ public struct MapReduceEngine: Sendable {
                     + "WorkerProcess.run(registry:) first when its first argument is '\(WorkerProcess.argument)'"
             )
         }
+        if configuration.execution == .workerProcesses { try Self.reserveDescriptors(workers: configuration.workers) }
         let entries = try InputResolver.resolve(inputs)
         let workDirectory = try self.makeWorkDirectory()
         EmergencyCleanup.shared.add(directory: workDirectory)
@@ -351,6 +352,21 @@ public struct MapReduceEngine: Sendable {
                 scheduler.fail(error as? MapReduceError ?? MapReduceError(.jobFailed, "\(error)"))
             }
             if Task.isCancelled { scheduler.fail(MapReduceError(.cancelled, "cancelled")) }
+        }
+    }
+
+    /// Raises the soft descriptor limit to the hard one and checks that `workers` fit under it: each
+    /// worker's socket, the event loops' descriptors, files being read and written. Running out in the
+    /// middle of a job would fail deep inside the networking library, with no clean way out.
+    static func reserveDescriptors(workers: Int) throws {
+        let limit = Syscall.raiseDescriptorLimit()
+        let needed = Syscall.openDescriptorCount + 3 * onlineCores + 2 * workers + 24
+        guard limit >= UInt64(needed) else {
+            throw MapReduceError(
+                .systemResources,
+                "too few file descriptors: the limit (ulimit -n) is \(limit), and \(workers) workers need about "
+                    + "\(needed); raise the limit or use fewer workers"
+            )
         }
     }
 

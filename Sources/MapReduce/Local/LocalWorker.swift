@@ -9,7 +9,16 @@ struct LocalWorker: Sendable {
 
     /// Spawns a worker and wraps its socket; the handshake happens in ``serve(slot:hello:scheduler:logger:)``.
     static func start(executable: String, arguments: [String]) async throws -> LocalWorker {
-        let (mine, theirs) = try Syscall.socketPair()
+        let (mine, theirs): (CInt, CInt)
+        do {
+            (mine, theirs) = try Syscall.socketPair()
+        } catch {
+            throw MapReduceError(
+                .systemResources,
+                "cannot create a socket for a worker process: \(error.message)",
+                underlying: error
+            )
+        }
         let pid: Int32
         do {
             pid = try WorkerSpawner.spawn(executable: executable, arguments: arguments, channel: theirs)

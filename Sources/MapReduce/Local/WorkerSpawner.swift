@@ -102,7 +102,12 @@ enum WorkerSpawner {
     }
 
     static func spawnError(_ code: CInt, _ executable: String) -> MapReduceError {
-        MapReduceError(.workerDied, "cannot start a worker process (\(executable)): \(Errno(rawValue: code).message)")
+        let exhausted = [EAGAIN, ENOMEM, EMFILE, ENFILE].contains(code)
+        let hint = code == EAGAIN ? " (too many processes: see ulimit -u)" : ""
+        return MapReduceError(
+            exhausted ? .systemResources : .workerDied,
+            "cannot start a worker process (\(executable)): \(Errno(rawValue: code).message)\(hint)"
+        )
     }
 
     /// Waits up to `grace` for `pid` to exit, then sends SIGTERM, waits again, then SIGKILL; always reaps.
