@@ -281,6 +281,24 @@ struct HostileInputTests {
         #expect(Files.list(scratch.path) == ["tmp"], "\(Files.list(scratch.path))")
     }
 
+    // MARK: - Limits
+
+    @Test("too few file descriptors for the workers is one clear line, not a crash")
+    func descriptorLimit() throws {
+        let scratch = try TemporaryDirectory("fd-limit")
+        defer { scratch.remove() }
+        let temporary = scratch.file("tmp")
+        _ = try ChildProcess.run("/bin/mkdir", ["-p", temporary])
+        let result = try self.shell(
+            "ulimit -n 12 && ulimit -Hn 12 && exec \"$MR\" wordcount --workers 20 '\(TestEnvironment.corpus)'",
+            environment: ["TMPDIR": temporary]
+        )
+        #expect(result.status == 1, "\(result)")
+        self.expectOneLine(result)
+        #expect(result.stderr.contains("too few file descriptors"), "\(result)")
+        #expect(Files.list(temporary).isEmpty, "temporary files left: \(Files.list(temporary))")
+    }
+
     // MARK: - Workers that crash
 
     @Test("a worker that crashes prints no backtrace: the job fails with one line")
