@@ -16,6 +16,7 @@ public struct MapReduceError: Error, Sendable, CustomStringConvertible {
             case cancelled
             case io
             case usage
+            case tooLarge
         }
 
         let storage: Storage
@@ -38,6 +39,8 @@ public struct MapReduceError: Error, Sendable, CustomStringConvertible {
         public static var io: Self { Self(storage: .io) }
         /// The engine was configured or called wrongly.
         public static var usage: Self { Self(storage: .usage) }
+        /// A key or record is larger than a worker may hold within its memory budget.
+        public static var tooLarge: Self { Self(storage: .tooLarge) }
 
         public var description: String { String(describing: self.storage) }
     }
@@ -81,6 +84,23 @@ public struct MapReduceError: Error, Sendable, CustomStringConvertible {
         line += self.message
         if let peer { line += " (\(peer))" }
         return line.replacingNewlines()
+    }
+}
+
+extension MapReduceError {
+    /// A key longer than a worker may hold (``Emitter/maximumKeyBytes``): names the key's length, the
+    /// limit and the option that raises it.
+    /// - Parameters:
+    ///   - length: The key's length in bytes, or a lower bound of it.
+    ///   - limit: ``Emitter/maximumKeyBytes``.
+    ///   - input: Where the key is, as `path:offset` or `path`.
+    public static func keyTooLong(_ length: Int, limit: Int, input: String?) -> MapReduceError {
+        MapReduceError(
+            .tooLarge,
+            "a key of \(length) bytes is longer than the \(limit) bytes a worker holds for one key "
+                + "(a quarter of its memory budget); raise it with --worker-memory",
+            input: input
+        )
     }
 }
 

@@ -28,12 +28,22 @@ public struct Emitter<Key: WireCodable, Value: WireCodable> {
     @usableFromInline let values: UnsafeMutablePointer<Value>
     @usableFromInline var count: Int
     @usableFromInline let capacity: Int
+    /// The length of the first key emitted since the last check that was longer than
+    /// ``maximumKeyBytes`` (and dropped), or 0.
+    @usableFromInline var oversizedKeyLength = 0
+
+    /// The longest key the engine accepts, in encoded bytes: a quarter of a worker's memory budget, so
+    /// that a worker holds any key it accepts within its budget. A longer key fails the task; a mapper
+    /// that writes keys of unbounded length into the emitter (``emit(keyCapacity:_:writeKey:)``) checks
+    /// this first, so that it neither allocates nor copies such a key, and throws an error that says
+    /// where the key is (see ``MapReduceError/keyTooLong(_:limit:input:)``).
+    public let maximumKeyBytes: Int
 
     /// Pairs emitted so far.
     public var emittedCount: Int { self._emittedCount &+ self.count &- self.dropped }
 
     @usableFromInline
-    init(target: EmitTarget<Value>, batchCapacity: Int = 64) {
+    init(target: EmitTarget<Value>, batchCapacity: Int = 64, maximumKeyBytes: Int = Int.max) {
         let batch = EmitBatch<Value>(capacity: batchCapacity, keyCapacity: 16 * 1024)
         self.batch = batch
         self.target = target
@@ -48,6 +58,7 @@ public struct Emitter<Key: WireCodable, Value: WireCodable> {
         self.values = batch.values
         self.count = 0
         self.capacity = batch.capacity
+        self.maximumKeyBytes = maximumKeyBytes
     }
 
     /// Emits one pair.
@@ -200,6 +211,8 @@ public struct Emitter<Key: WireCodable, Value: WireCodable> {
 
     @inlinable @inline(__always)
     mutating func commit(length: Int, first: UInt64, second: UInt64, _ value: Value, keep: Bool) {
+        var keep = keep
+        if _slowPath(length > self.maximumKeyBytes) { keep = self.refuseKey(length: length) }
         let destination = UnsafeRawPointer(self.keys + self.keyBytes)
         let hash = KeyWords.hash(first: first, second: second, key: destination, length: length)
         let count = self.count
@@ -215,6 +228,20 @@ public struct Emitter<Key: WireCodable, Value: WireCodable> {
         self.dropped &+= keep ? 0 : 1
         self.keyBytes &+= length
         self.prefetch.prefetch(hash: hash)
+    }
+
+    /// Drops a key longer than ``maximumKeyBytes``, remembering its length for the task to fail with.
+    @usableFromInline @inline(never)
+    mutating func refuseKey(length: Int) -> Bool {
+        if self.oversizedKeyLength == 0 { self.oversizedKeyLength = length }
+        return false
+    }
+
+    /// The length of the first key longer than ``maximumKeyBytes`` emitted since the last call, if any.
+    @inlinable
+    mutating func takeOversizedKeyLength() -> Int? {
+        defer { self.oversizedKeyLength = 0 }
+        return self.oversizedKeyLength > 0 ? self.oversizedKeyLength : nil
     }
 
     /// Drains the batch, and grows its key arena if one key needs more than it holds.

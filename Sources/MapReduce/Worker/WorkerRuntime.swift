@@ -42,7 +42,8 @@ final class WorkerRuntime<J: MapReduceJob> {
             self.buffering = sink
             target = EmitTarget(drain: { sink.drain($0) }, prefetchHint: { .none })
         }
-        self.emitter = Emitter(target: target)
+        // A quarter of the budget: the combining table can then always make room for a key it accepts.
+        self.emitter = Emitter(target: target, maximumKeyBytes: self.spills.memoryBudget / 4)
     }
 
     /// The handler the serve loop calls; its closures are formed here, where `J` is concrete.
@@ -104,6 +105,13 @@ final class WorkerRuntime<J: MapReduceJob> {
                     )
                 } else {
                     try self.mapper.map(lines: RawSpan(_unsafeBytes: lines), at: origin, into: &self.emitter)
+                }
+                if let length = self.emitter.takeOversizedKeyLength() {
+                    throw MapReduceError.keyTooLong(
+                        length,
+                        limit: self.emitter.maximumKeyBytes,
+                        input: origin.description
+                    )
                 }
             } catch let error as MapReduceError {
                 throw error

@@ -280,6 +280,7 @@ struct WordTokenizer: ~Copyable {
             return
         }
         #endif
+        if _slowPath(length > output.maximumKeyBytes) { throw Self.tooLong(length, at: start, origin, output) }
         self.plainWord(source, length, &output)
     }
 
@@ -412,6 +413,9 @@ struct WordTokenizer: ~Copyable {
         into output: inout Output
     ) throws {
         let length = end - start
+        // Its scratch space would be several times its length: a token no worker holds as one key (which
+        // is most of them: Unicode whitespace inside such a run is rare) stops before it is allocated.
+        if length > output.maximumKeyBytes { throw Self.tooLong(length, at: start, origin, output) }
         if length > self.scalarCapacity {
             self.scalars.deallocate()
             self.scalarCapacity = length
@@ -433,6 +437,16 @@ struct WordTokenizer: ~Copyable {
             output.emit(keyBytes: word, 1)
         }
         if let invalid { throw Self.invalid(base, invalid, origin: origin) }
+    }
+
+    /// A token longer than the engine takes as a key, at `offset` from `origin`: an error that says where.
+    @inline(never)
+    static func tooLong(_ length: Int, at offset: Int, _ origin: InputOrigin, _ output: Output) -> MapReduceError {
+        MapReduceError.keyTooLong(
+            length,
+            limit: output.maximumKeyBytes,
+            input: origin.advanced(by: offset).description
+        )
     }
 
     static func invalid(_ base: UnsafeRawPointer, _ offset: Int, origin: InputOrigin) -> MapReduceError {
