@@ -190,7 +190,13 @@ final class WorkerRuntime<J: MapReduceJob> {
     /// Runs a reduce task: by merging when its spills are sorted, by hashing otherwise.
     @inlinable
     func runReduce(_ task: ReduceTask) throws -> ReduceTaskReport {
-        if self.reducer == nil { self.reducer = try self.job.makeReducer() }
+        if self.reducer == nil {
+            // The map phase is over. A worker whose last task ended with a spill was never asked to flush:
+            // its emptied table still holds the memory it grew to, which a reduce task needs now.
+            self.currentFile = nil
+            self.combining?.releaseMemory()
+            self.reducer = try self.job.makeReducer()
+        }
         let started = monotonicNanoseconds()
         let runPath = self.spills.namer.next("run")
         // A run has the spills' record format: one segment, sorted by key.
