@@ -266,9 +266,9 @@ struct WordTokenizer: ~Copyable {
             return
         }
         let length = end &- start
-        let source = base + start
         #if arch(x86_64)
         if _fastPath(length <= 16 && start &+ 16 <= count) {
+            let source = base + start
             // The word's bytes, lowercased and zero beyond its end, as the emitter's two-word short key.
             let kept = _mm_and_si128(
                 _mm_or_si128(_mm_loadu_si128(source.assumingMemoryBound(to: __m128i_u.self)), _mm_set1_epi8(0x20)),
@@ -280,13 +280,20 @@ struct WordTokenizer: ~Copyable {
             return
         }
         #endif
-        if _slowPath(length > output.maximumKeyBytes) { throw Self.tooLong(length, at: start, origin, output) }
-        self.plainWord(source, length, &output)
+        try self.plainWord(base, start, length, origin, &output)
     }
 
     /// An all-letter token too long for one vector, or at the very end of the input.
     @inline(never)
-    func plainWord(_ source: UnsafeRawPointer, _ length: Int, _ output: inout Output) {
+    func plainWord(
+        _ base: UnsafeRawPointer,
+        _ start: Int,
+        _ length: Int,
+        _ origin: InputOrigin,
+        _ output: inout Output
+    ) throws {
+        if length > output.maximumKeyBytes { throw Self.tooLong(length, at: start, origin, output) }
+        let source = base + start
         output.emit(keyCapacity: length, 1) { destination in
             for i in 0..<length {
                 destination.storeBytes(
