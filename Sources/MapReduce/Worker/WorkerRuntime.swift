@@ -272,8 +272,9 @@ final class WorkerRuntime<J: MapReduceJob> {
     ///
     /// The table stays within the worker's memory budget, sorting included: when it would outgrow it,
     /// its keys go, sorted and combined, to a partial run on disk, and the table starts again. A task
-    /// that wrote partial runs ends with a merge of them, which is a few streams wide (the task's input
-    /// over the budget), not one per spill. Returns the keys written.
+    /// that wrote partial runs ends with a merge of them: one stream per budget's worth of its keys,
+    /// not one per spill (a merge's memory does not grow with its width; only its time does). Returns
+    /// the keys written.
     @inlinable
     func hashReduce(_ task: ReduceTask, into run: SpillWriter) throws -> Int {
         let budget = self.spills.memoryBudget
