@@ -8,18 +8,20 @@ import SystemPackage
 public struct MapReduceError: Error, Sendable, CustomStringConvertible {
     /// The kind of failure.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// Raw values travel in workers' failure reports: never renumber one.
         enum Storage: UInt8, Sendable {
-            case badInput
-            case invalidData
-            case workerDied
-            case poisonTask
-            case jobFailed
-            case protocolViolation
-            case cancelled
-            case io
-            case usage
-            case limitExceeded
-            case systemResources
+            case badInput = 0
+            case invalidData = 1
+            case workerDied = 2
+            case poisonTask = 3
+            case jobFailed = 4
+            case protocolViolation = 5
+            case cancelled = 6
+            case io = 7
+            case usage = 8
+            case limitExceeded = 9
+            case systemResources = 10
+            case tooLarge = 11
         }
 
         let storage: Storage
@@ -46,6 +48,8 @@ public struct MapReduceError: Error, Sendable, CustomStringConvertible {
         public static var limitExceeded: Self { Self(storage: .limitExceeded) }
         /// The system refused a resource: file descriptors, processes, memory.
         public static var systemResources: Self { Self(storage: .systemResources) }
+        /// A key or record is larger than a worker may hold within its memory budget.
+        public static var tooLarge: Self { Self(storage: .tooLarge) }
 
         public var description: String { String(describing: self.storage) }
     }
@@ -99,6 +103,23 @@ public struct MapReduceError: Error, Sendable, CustomStringConvertible {
         line += self.message
         if let peer { line += " (\(peer))" }
         return line.replacingNewlines()
+    }
+}
+
+extension MapReduceError {
+    /// A key longer than a worker may hold (``Emitter/maximumKeyBytes``): names the key's length, the
+    /// limit and the option that raises it.
+    /// - Parameters:
+    ///   - length: The key's length in bytes, or a lower bound of it.
+    ///   - limit: ``Emitter/maximumKeyBytes``.
+    ///   - input: Where the key is, as `path:offset` or `path`.
+    public static func keyTooLong(_ length: Int, limit: Int, input: String?) -> MapReduceError {
+        MapReduceError(
+            .tooLarge,
+            "a key of \(length) bytes is longer than the \(limit) bytes a worker holds for one key "
+                + "(a quarter of its memory budget); raise it with --worker-memory",
+            input: input
+        )
     }
 }
 

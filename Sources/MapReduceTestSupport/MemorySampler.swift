@@ -4,74 +4,72 @@ import Synchronization
 @preconcurrency public import Glibc
 #elseif canImport(Musl)
 @preconcurrency public import Musl
-#elseif canImport(Darwin)
-public import Darwin
 #else
-#error("The test support needs a POSIX C library (Glibc, Musl or Darwin).")
+#error("The memory sampler reads /proc: it needs Linux.")
 #endif
 
-/// Samples, from `/proc`, the peak resident memory (`VmHWM`) of a process and of every process below it
-/// while it runs, so that a test can check what a whole job tree used.
+/// Samples the anonymous memory (`RssAnon` in `/proc/<pid>/status`) of a process and of its children
+/// on a thread of its own, about every millisecond, and keeps each process's peak.
+///
+/// Anonymous memory is what a process allocates itself; files it maps (its input, spills) are page
+/// cache and do not count. Sampling can miss a peak shorter than its interval, never make one up.
 public final class MemorySampler: Sendable {
-    private let root: pid_t
-    private let state = Mutex<(peaks: [pid_t: Int], running: Bool)>(([:], true))
+    struct State {
+        var running = true
+        var peaks: [pid_t: Int] = [:]
+    }
 
-    /// Starts sampling `root` and its descendants every few milliseconds, on a thread of its own.
-    public init(root: pid_t) {
-        self.root = root
-        var thread = pthread_t()
+    /// The process whose tree is sampled.
+    public let processID: pid_t
+    private let state = Mutex(State())
+    private let thread = Mutex<pthread_t?>(nil)
+
+    /// Starts sampling `pid` and its children.
+    public init(_ pid: pid_t) {
+        self.processID = pid
         let box = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
         pthread_create(
             &thread,
             nil,
             { raw in
                 let sampler = Unmanaged<MemorySampler>.fromOpaque(raw!).takeRetainedValue()
-                while sampler.state.withLock({ $0.running }) {
-                    sampler.sample()
-                    usleep(2000)
-                }
+                sampler.run()
                 return nil
             },
             box
         )
-        pthread_detach(thread)
+        self.thread.withLock { $0 = thread }
     }
 
-    /// Stops sampling; returns each process's peak, in bytes.
-    @discardableResult
-    public func stop() -> [pid_t: Int] {
-        self.state.withLock { state in
-            state.running = false
-            return state.peaks
+    private func run() {
+        while self.state.withLock({ $0.running }) {
+            var sample: [pid_t: Int] = [:]
+            for pid in [self.processID] + ProcessTree.children(of: self.processID) {
+                if let bytes = Self.anonymousBytes(of: pid) { sample[pid] = bytes }
+            }
+            self.state.withLock { state in
+                for (pid, bytes) in sample { state.peaks[pid] = max(state.peaks[pid] ?? 0, bytes) }
+            }
+            usleep(1000)
         }
     }
 
-    /// The coordinator's peak, in bytes.
-    public var rootPeak: Int { self.state.withLock { $0.peaks[self.root] ?? 0 } }
-
-    /// The largest peak of any process below the root (a worker), in bytes.
-    public var largestChildPeak: Int {
-        self.state.withLock { state in state.peaks.filter { $0.key != self.root }.values.max() ?? 0 }
+    /// Stops sampling; returns the peak of the process and of each child seen, in bytes.
+    public func stop() -> (process: Int, children: [pid_t: Int]) {
+        self.state.withLock { $0.running = false }
+        if let thread = self.thread.withLock({ $0 }) { pthread_join(thread, nil) }
+        var peaks = self.state.withLock { $0.peaks }
+        let process = peaks.removeValue(forKey: self.processID) ?? 0
+        return (process, peaks)
     }
 
-    private func sample() {
-        var pending = [self.root]
-        var found: [pid_t: Int] = [:]
-        while let pid = pending.popLast() {
-            if let peak = Self.peakResident(of: pid) { found[pid] = peak }
-            pending += ProcessTree.children(of: pid)
-        }
-        self.state.withLock { state in
-            for (pid, peak) in found { state.peaks[pid] = max(state.peaks[pid] ?? 0, peak) }
-        }
-    }
-
-    /// `VmHWM` of a live process, in bytes.
-    static func peakResident(of pid: pid_t) -> Int? {
+    /// `RssAnon` of `pid`, in bytes; nil if it is gone.
+    public static func anonymousBytes(of pid: pid_t) -> Int? {
         guard let bytes = try? Files.read("/proc/\(pid)/status") else { return nil }
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            let digits = line.dropFirst(6).filter(\.isNumber)
-            return Int(digits).map { $0 * 1024 }
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("RssAnon:") {
+            guard let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else { return nil }
+            return kilobytes * 1024
         }
         return nil
     }

@@ -15,7 +15,10 @@ struct EngineOptions: ParsableArguments {
 
     @Option(
         name: .customLong("worker-memory"),
-        help: "What a worker's combining table may hold before it is written out: a size such as 24M (at least 1M)."
+        help: """
+            What a worker's tables may hold before they are written out, on the map and the reduce side: a \
+            size such as 24M (at least 1M). A key longer than a quarter of it is an error.
+            """
     )
     var workerMemory: String = "24M"
 

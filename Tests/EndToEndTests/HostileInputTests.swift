@@ -209,15 +209,15 @@ struct HostileInputTests {
             environment: ["TMPDIR": temporary],
             standardInput: input
         )
-        let sampler = MemorySampler(root: job.processID)
+        let sampler = MemorySampler(job.processID)
         let result = job.wait()
-        sampler.stop()
+        let peaks = sampler.stop()
         #expect(result.status == 1, "\(result)")
         self.expectOneLine(result)
         #expect(result.stderr.contains("spool limit of 1 MiB"), "\(result)")
         #expect(result.stderr.contains("--spool-limit"), "\(result)")
         #expect(Files.list(temporary).isEmpty, "temporary files left: \(Files.list(temporary))")
-        #expect(sampler.rootPeak < 64 << 20, "coordinator peak \(sampler.rootPeak) bytes")
+        #expect(peaks.process < 64 << 20, "coordinator peak \(peaks.process) bytes")
     }
 
     @Test("SIGINT stops a job whose producer is silent, at once, leaving nothing behind")

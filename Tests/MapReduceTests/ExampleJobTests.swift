@@ -276,6 +276,68 @@ struct ExampleJobTests {
         #expect(ordered)
     }
 
+    @Test(
+        "a reduce task with far more keys than a 1 MiB budget holds merges partial runs back exactly",
+        arguments: [true, false]
+    )
+    func reduceTaskOverBudget(combining: Bool) async throws {
+        let scratch = try TemporaryDirectory("reduce-over-budget")
+        defer { scratch.remove() }
+        // 150,000 distinct keys, some of them several times, in one reduce task: a table of them all
+        // would take about 15 MiB, so the task writes partial runs and merges them.
+        var random = SeededGenerator(seed: 9)
+        var text = ""
+        var expected: [String: Int] = [:]
+        for index in 0..<200_000 {
+            let key = "k\(index < 150_000 ? index : Int.random(in: 0..<150_000, using: &random))"
+            text += key + "_\n"
+            expected[key, default: 0] += 1
+        }
+        try scratch.write("in.txt", text)
+        let engine = MapReduceEngine(
+            configuration: .init(
+                execution: .inProcess,
+                mapChunkSize: .fixed(256 << 10),
+                reduceChunkSize: .fixed(1 << 30),
+                workerMemoryBudget: 1 << 20
+            )
+        )
+        var counts: [String: Int] = [:]
+        var order: [String] = []
+        let statistics = try await engine.run(
+            CountingJob<PrefixCounts>(combining: combining),
+            inputs: [.path(scratch.path)]
+        ) { key, count in
+            counts[key.description] = count
+            order.append(key.description)
+        }
+        #expect(statistics.reduceTasks == 1)
+        let countsMatch = counts == expected
+        #expect(countsMatch)
+        let ordered = order == order.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        #expect(ordered)
+    }
+
+    @Test("a key longer than a quarter of the worker's budget fails the job, naming where it is")
+    func keyTooLong() async throws {
+        let scratch = try TemporaryDirectory("key-too-long")
+        defer { scratch.remove() }
+        try scratch.write("in.txt", "short\n" + String(repeating: "x", count: 300_000) + "\nafter\n")
+        let engine = MapReduceEngine(configuration: .init(execution: .inProcess, workerMemoryBudget: 1 << 20))
+        var caught: MapReduceError?
+        do {
+            let job = CountingJob<PrefixCounts>(combining: true)
+            _ = try await engine.run(job, inputs: [.path(scratch.path)], consume: { _, _ in })
+        } catch let error as MapReduceError {
+            caught = error
+        }
+        let error = try #require(caught)
+        #expect(error.code == .tooLarge)
+        #expect(error.description.contains("a key of 300000 bytes"), "\(error)")
+        #expect(error.description.contains("262144") && error.description.contains("--worker-memory"), "\(error)")
+        #expect(error.input?.contains("in.txt") == true, "\(error)")
+    }
+
     /// Runs ``CountingJob`` with mapper `Map` over `text`: the counts by key, and the statistics.
     func count<Map: WordMapper>(
         _: Map.Type,

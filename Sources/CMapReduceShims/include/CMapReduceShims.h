@@ -1,8 +1,8 @@
 #ifndef CMAPREDUCE_SHIMS_H
 #define CMAPREDUCE_SHIMS_H
 
-// The few machine instructions Swift cannot spell (inline here, in the Swift callers) and one C
-// library extension the Swift overlay does not expose (in shims.c).
+// The few machine instructions Swift cannot spell (inline here, in the Swift callers) and the C
+// library extensions the Swift overlay does not expose (in shims.c).
 
 /// Asks the CPU to bring the cache line holding `address` into L1 for reading (a hint; never faults).
 static inline __attribute__((always_inline)) void mapreduce_prefetch(const void *address) {
@@ -12,5 +12,13 @@ static inline __attribute__((always_inline)) void mapreduce_prefetch(const void 
 /// The last `byte` in the `count` bytes at `bytes`, or NULL: the C library's `memrchr`, a GNU
 /// extension the Swift overlay does not expose.
 const void *mapreduce_memrchr(const void *bytes, int byte, unsigned long count);
+
+/// Makes the C library allocator map every block of 256 KiB or more on its own, and unmap it when it
+/// is freed: glibc's `mallopt(M_MMAP_THRESHOLD)`, which also stops the threshold from moving. By
+/// default glibc raises the threshold to the size of each large block freed (up to 32 MiB), and such
+/// blocks then come from its heap and stay with the process when freed; a worker that runs many
+/// reduce tasks, each with its own tables and sort arrays, kept fragments of them all. Nothing
+/// elsewhere than glibc.
+void mapreduce_return_large_blocks_on_free(void);
 
 #endif

@@ -29,12 +29,26 @@ public struct Emitter<Key: WireCodable, Value: WireCodable> {
     @usableFromInline var count: Int
     @usableFromInline let capacity: Int
 
+    /// The longest key the engine accepts, in encoded bytes: a quarter of a worker's memory budget, so
+    /// that a worker holds any key it accepts within its budget. A longer key fails the task; a mapper
+    /// that writes keys of unbounded length into the emitter (``emit(keyCapacity:_:writeKey:)``) checks
+    /// this first, so that it neither allocates nor copies such a key, and throws an error that says
+    /// where the key is (see ``MapReduceError/keyTooLong(_:limit:input:)``).
+    ///
+    /// It lives in the batch, not in the emitter: the mapper's loop keeps the emitter's fields close,
+    /// and only the slow path that grows the key buffer reads it.
+    @inlinable public var maximumKeyBytes: Int { self.batch.maximumKeyBytes }
+
     /// Pairs emitted so far.
     public var emittedCount: Int { self._emittedCount &+ self.count &- self.dropped }
 
     @usableFromInline
-    init(target: EmitTarget<Value>, batchCapacity: Int = 64) {
-        let batch = EmitBatch<Value>(capacity: batchCapacity, keyCapacity: 16 * 1024)
+    init(target: EmitTarget<Value>, batchCapacity: Int = 64, maximumKeyBytes: Int = Int.max) {
+        let batch = EmitBatch<Value>(
+            capacity: batchCapacity,
+            keyCapacity: min(16 * 1024, maximumKeyBytes),
+            maximumKeyBytes: maximumKeyBytes
+        )
         self.batch = batch
         self.target = target
         self.scratch = WireWriter(capacity: 64)
@@ -217,9 +231,23 @@ public struct Emitter<Key: WireCodable, Value: WireCodable> {
         self.prefetch.prefetch(hash: hash)
     }
 
+    /// The length of the first key longer than ``maximumKeyBytes`` emitted since the last call, if any.
+    @inlinable
+    func takeOversizedKeyLength() -> Int? {
+        defer { self.batch.oversizedKeyLength = 0 }
+        return self.batch.oversizedKeyLength > 0 ? self.batch.oversizedKeyLength : nil
+    }
+
     /// Drains the batch, and grows its key arena if one key needs more than it holds.
+    ///
+    /// Every key longer than ``maximumKeyBytes`` comes through here (the arena never grows past that
+    /// limit for a shorter key), and is remembered for the task to fail with once the mapper returns.
+    /// The key is still taken: the task fails, and the hot paths stay free of the check.
     @usableFromInline @inline(never)
     mutating func makeRoom(forKeyBytes capacity: Int) {
+        if capacity > self.batch.maximumKeyBytes && self.batch.oversizedKeyLength == 0 {
+            self.batch.oversizedKeyLength = capacity
+        }
         self.drain()
         if self.keyBytes + capacity > self.keyCapacity {
             self.batch.growKeys(toFit: capacity)
@@ -325,9 +353,14 @@ final class EmitBatch<Value> {
     @usableFromInline let values: UnsafeMutablePointer<Value>
     @usableFromInline let capacity: Int
     @usableFromInline @exclusivity(unchecked) var count: Int
+    /// See ``Emitter/maximumKeyBytes``.
+    @usableFromInline let maximumKeyBytes: Int
+    /// The capacity asked for the first key longer than `maximumKeyBytes` since the last check, or 0.
+    @usableFromInline @exclusivity(unchecked) var oversizedKeyLength = 0
 
     @usableFromInline
-    init(capacity: Int, keyCapacity: Int) {
+    init(capacity: Int, keyCapacity: Int, maximumKeyBytes: Int = Int.max) {
+        self.maximumKeyBytes = maximumKeyBytes
         self.capacity = capacity
         self.keyCapacity = keyCapacity
         // Slack after the last key: writers may store whole vectors, readers may load whole words.
@@ -342,7 +375,8 @@ final class EmitBatch<Value> {
     func growKeys(toFit length: Int) {
         precondition(self.count == 0, "grow only an empty batch")
         self.keys.deallocate()
-        self.keyCapacity = max(length, self.keyCapacity * 2)
+        // Doubling stops at the key limit, so that a longer key always asks for room (and is caught).
+        self.keyCapacity = max(length, min(self.keyCapacity * 2, max(self.maximumKeyBytes, self.keyCapacity)))
         self.keys = .allocate(byteCount: self.keyCapacity + 32, alignment: 16)
     }
 

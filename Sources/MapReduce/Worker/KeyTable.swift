@@ -91,6 +91,9 @@ package final class KeyTable<Payload> {
         return slots * MemoryLayout<Slot>.stride + keys
     }
 
+    /// The most keys the table takes before it must grow, once it has made room for one more key.
+    @inlinable var countLimitAfterRoom: Int { self.count == self.countLimit ? 2 * self.countLimit : self.countLimit }
+
     /// Whether one more key of `length` bytes fits without growing.
     @inlinable @inline(__always)
     func hasRoom(forKeyBytes length: Int) -> Bool {

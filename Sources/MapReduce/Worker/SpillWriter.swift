@@ -162,3 +162,10 @@ struct WorkFileNamer {
         return "\(self.directory)/\(kind)-\(self.prefix)-\(self.sequence)"
     }
 }
+
+/// Removes files a worker wrote and no longer needs, such as a reduce task's partial runs; a file that
+/// is already gone is no error (the job's temporary directory goes at the end anyway).
+@usableFromInline
+func removeWorkFiles(_ paths: [String]) {
+    for path in paths { Syscall.unlink(path) }
+}

@@ -42,7 +42,8 @@ final class WorkerRuntime<J: MapReduceJob> {
             self.buffering = sink
             target = EmitTarget(drain: { sink.drain($0) }, prefetchHint: { .none })
         }
-        self.emitter = Emitter(target: target)
+        // A quarter of the budget: the combining table can then always make room for a key it accepts.
+        self.emitter = Emitter(target: target, maximumKeyBytes: self.spills.memoryBudget / 4)
     }
 
     /// The handler the serve loop calls; its closures are formed here, where `J` is concrete.
@@ -104,6 +105,13 @@ final class WorkerRuntime<J: MapReduceJob> {
                     )
                 } else {
                     try self.mapper.map(lines: RawSpan(_unsafeBytes: lines), at: origin, into: &self.emitter)
+                }
+                if let length = self.emitter.takeOversizedKeyLength() {
+                    throw MapReduceError.keyTooLong(
+                        length,
+                        limit: self.emitter.maximumKeyBytes,
+                        input: origin.description
+                    )
                 }
             } catch let error as MapReduceError {
                 throw error
@@ -182,20 +190,35 @@ final class WorkerRuntime<J: MapReduceJob> {
     /// Runs a reduce task: by merging when its spills are sorted, by hashing otherwise.
     @inlinable
     func runReduce(_ task: ReduceTask) throws -> ReduceTaskReport {
-        if self.reducer == nil { self.reducer = try self.job.makeReducer() }
-        return task.sortedInputs ? try self.mergeReduce(task) : try self.hashReduce(task)
-    }
-
-    /// Merges the task's sorted spill segments into one run: each key's values are combined (or
-    /// gathered) as they come, reduced, and written in key order. Nothing is hashed or sorted, and
-    /// memory does not grow with the task's keys.
-    @inlinable
-    func mergeReduce(_ task: ReduceTask) throws -> ReduceTaskReport {
+        if self.reducer == nil {
+            // The map phase is over. A worker whose last task ended with a spill was never asked to flush:
+            // its emptied table still holds the memory it grew to, which a reduce task needs now.
+            self.currentFile = nil
+            self.combining?.releaseMemory()
+            self.reducer = try self.job.makeReducer()
+        }
         let started = monotonicNanoseconds()
-        let segments = try SortedSegments(task.inputs)
         let runPath = self.spills.namer.next("run")
         // A run has the spills' record format: one segment, sorted by key.
         let run = try SpillWriter(path: runPath)
+        let keys =
+            task.sortedInputs
+            ? try self.mergeReduce(SortedSegments(task.inputs), into: run) : try self.hashReduce(task, into: run)
+        _ = try run.finish()
+        return ReduceTaskReport(
+            taskID: task.id,
+            runPath: runPath,
+            keys: keys,
+            inputBytes: task.inputs.reduce(0) { $0 + $1.length },
+            elapsedNanoseconds: monotonicNanoseconds() - started
+        )
+    }
+
+    /// Merges sorted segments into the run: each key's values are combined (or gathered) as they come,
+    /// reduced, and written in key order. Nothing is hashed or sorted, and memory does not grow with the
+    /// task's keys. Returns the keys written.
+    @inlinable
+    func mergeReduce(_ segments: SortedSegments, into run: SpillWriter) throws -> Int {
         var encoded = WireWriter(capacity: 64)
         var keys = 0
         var list: [J.Value] = []
@@ -218,14 +241,7 @@ final class WorkerRuntime<J: MapReduceJob> {
             try self.reduce(key, values, into: run, scratch: &encoded)
             keys += 1
         }
-        _ = try run.finish()
-        return ReduceTaskReport(
-            taskID: task.id,
-            runPath: runPath,
-            keys: keys,
-            inputBytes: segments.byteCount,
-            elapsedNanoseconds: monotonicNanoseconds() - started
-        )
+        return keys
     }
 
     /// Reduces one key and appends its output to the run.
@@ -253,47 +269,84 @@ final class WorkerRuntime<J: MapReduceJob> {
     /// spills written unsorted, under memory pressure. Many of them, each small, would make a merge
     /// play a match per level of a tree thousands of streams wide for every record; a table of one
     /// task's keys stays in cache instead.
+    ///
+    /// The table stays within the worker's memory budget, sorting included: when it would outgrow it,
+    /// its keys go, sorted and combined, to a partial run on disk, and the table starts again. A task
+    /// that wrote partial runs ends with a merge of them: one stream per budget's worth of its keys,
+    /// not one per spill (a merge's memory does not grow with its width; only its time does). Returns
+    /// the keys written.
     @inlinable
-    func hashReduce(_ task: ReduceTask) throws -> ReduceTaskReport {
-        let started = monotonicNanoseconds()
+    func hashReduce(_ task: ReduceTask, into run: SpillWriter) throws -> Int {
+        let budget = self.spills.memoryBudget
         // The estimate counts a key once per spill that holds it: a generous upper bound, so start
         // smaller and let the table grow.
         var grouping = ReduceGrouping<J.Value>(
-            expectedKeys: min(task.estimatedKeys, 1 << 16),
+            expectedKeys: min(task.estimatedKeys, 1 << 16, budget >> 7),
             combining: self.combiner != nil
         )
-        var reader = RangeReader()
-        var inputBytes = 0
+        var partials: [ReduceTask.Input] = []
+        defer { removeWorkFiles(partials.map(\.path)) }
         for input in task.inputs where input.length > 0 {
-            inputBytes += input.length
-            try reader.withRange(path: input.path, offset: input.offset, length: input.length) { segment in
-                var records = WireReader(segment)
-                while !records.isAtEnd {
-                    let key = try records.readLengthPrefixedBytes()
-                    let value = try records.readLengthPrefixed(J.Value.self)
-                    grouping.add(key: key, value: value, combiner: self.combiner)
+            // Mapped, not read: the page cache holds the segments, not the worker's memory.
+            let file = try MappedFile(intermediate: input.path)
+            guard input.offset >= 0, input.length <= file.bytes.count - input.offset else {
+                throw MapReduceError(.io, "a spill is shorter than recorded", input: input.path)
+            }
+            var records = WireReader(
+                UnsafeRawBufferPointer(rebasing: file.bytes[input.offset..<(input.offset + input.length)])
+            )
+            while !records.isAtEnd {
+                let key = try records.readLengthPrefixedBytes()
+                let value = try records.readLengthPrefixed(J.Value.self)
+                if _slowPath(!grouping.hasRoom(forKeyBytes: key.count)), grouping.count > 0,
+                    grouping.peakFootprint(afterRoomForKeyBytes: key.count) > budget
+                {
+                    partials.append(try self.writePartialRun(grouping))
+                    grouping.removeAll()
                 }
+                grouping.add(key: key, value: value, combiner: self.combiner)
             }
         }
-        let runPath = self.spills.namer.next("run")
-        // A run has the spills' record format: one segment, sorted by key.
-        let run = try SpillWriter(path: runPath)
+        guard !partials.isEmpty else { return try self.reduceGrouped(grouping, into: run) }
+        partials.append(try self.writePartialRun(grouping))
+        // The table's memory goes back before the merge.
+        grouping = ReduceGrouping(expectedKeys: 0, combining: self.combiner != nil)
+        return try self.mergeReduce(SortedSegments(partials), into: run)
+    }
+
+    /// Reduces the grouped keys in key order into the run; returns the keys written.
+    @inlinable
+    func reduceGrouped(_ grouping: ReduceGrouping<J.Value>, into run: SpillWriter) throws -> Int {
         var encoded = WireWriter(capacity: 64)
         let order = grouping.sortedSlots()
         for (index, slot) in order.enumerated() {
             grouping.prefetch(ahead: index, in: order)
             let slot = Int(slot)
-            let keyBytes = grouping.key(atSlot: slot)
-            try self.reduce(keyBytes, grouping.values(atSlot: slot), into: run, scratch: &encoded)
+            try self.reduce(grouping.key(atSlot: slot), grouping.values(atSlot: slot), into: run, scratch: &encoded)
         }
-        _ = try run.finish()
-        return ReduceTaskReport(
-            taskID: task.id,
-            runPath: runPath,
-            keys: order.count,
-            inputBytes: inputBytes,
-            elapsedNanoseconds: monotonicNanoseconds() - started
-        )
+        return order.count
+    }
+
+    /// Writes the grouped keys, in key order and not yet reduced, to a partial run: one sorted segment
+    /// of records in the spills' format (a key's values one record each when there is no combiner).
+    @inlinable
+    func writePartialRun(_ grouping: ReduceGrouping<J.Value>) throws -> ReduceTask.Input {
+        let writer = try SpillWriter(path: self.spills.namer.next("partial"), capacity: 256 << 10)
+        var encoded = WireWriter(capacity: 64)
+        let order = grouping.sortedSlots()
+        for (index, slot) in order.enumerated() {
+            grouping.prefetch(ahead: index, in: order)
+            let slot = Int(slot)
+            let key = grouping.key(atSlot: slot)
+            for value in grouping.values(atSlot: slot) {
+                encoded.removeAll()
+                value.encode(into: &encoded)
+                try encoded.bytes.withUnsafeBytes { try writer.writeRecord(key: key, value: $0) }
+            }
+        }
+        writer.endPartition()
+        let spill = try writer.finish(sorted: true)
+        return ReduceTask.Input(path: spill.path, offset: 0, segmentLengths: spill.segments.map(\.length))
     }
 }
 
@@ -408,6 +461,43 @@ struct ReduceGrouping<Value: WireCodable> {
                 payload.pointee = Int32(self.values.count)
             }
             self.values.append(value)
+        }
+    }
+
+    /// Keys grouped so far.
+    @inlinable var count: Int { self.combining ? self.combined.count : self.lists.count }
+
+    /// Whether one more record with a key of `length` bytes fits without growing anything.
+    @inlinable @inline(__always)
+    func hasRoom(forKeyBytes length: Int) -> Bool {
+        if self.combining { return self.combined.hasRoom(forKeyBytes: length) }
+        return self.lists.hasRoom(forKeyBytes: length) && self.values.count < self.values.capacity
+    }
+
+    /// The most memory the grouping holds, once it has made room for one more record with a key of
+    /// `length` bytes, up to the end of sorting its keys: the table, the value lists, and the sort's
+    /// arrays (36 bytes a key: ``PrefixSort``'s entries, its scratch copy, and the slot order).
+    @inlinable
+    func peakFootprint(afterRoomForKeyBytes length: Int) -> Int {
+        let sortBytesPerKey = 36
+        if self.combining {
+            return self.combined.footprintAfterRoom(forKeyBytes: length) + self.combined.countLimitAfterRoom
+                * sortBytesPerKey
+        }
+        let listBytes = max(self.values.capacity, 2 * (self.values.count + 1)) * (MemoryLayout<Value>.stride + 4)
+        return self.lists.footprintAfterRoom(forKeyBytes: length) + self.lists.countLimitAfterRoom * sortBytesPerKey
+            + listBytes
+    }
+
+    /// Forgets every key and value, keeping the memory for the next round.
+    @inlinable
+    mutating func removeAll() {
+        if self.combining {
+            self.combined.removeAll()
+        } else {
+            self.lists.removeAll()
+            self.values.removeAll(keepingCapacity: true)
+            self.previousValue.removeAll(keepingCapacity: true)
         }
     }
 

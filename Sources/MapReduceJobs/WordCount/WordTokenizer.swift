@@ -266,9 +266,9 @@ struct WordTokenizer: ~Copyable {
             return
         }
         let length = end &- start
-        let source = base + start
         #if arch(x86_64)
         if _fastPath(length <= 16 && start &+ 16 <= count) {
+            let source = base + start
             // The word's bytes, lowercased and zero beyond its end, as the emitter's two-word short key.
             let kept = _mm_and_si128(
                 _mm_or_si128(_mm_loadu_si128(source.assumingMemoryBound(to: __m128i_u.self)), _mm_set1_epi8(0x20)),
@@ -280,12 +280,20 @@ struct WordTokenizer: ~Copyable {
             return
         }
         #endif
-        self.plainWord(source, length, &output)
+        try self.plainWord(base, start, length, origin, &output)
     }
 
     /// An all-letter token too long for one vector, or at the very end of the input.
     @inline(never)
-    func plainWord(_ source: UnsafeRawPointer, _ length: Int, _ output: inout Output) {
+    func plainWord(
+        _ base: UnsafeRawPointer,
+        _ start: Int,
+        _ length: Int,
+        _ origin: InputOrigin,
+        _ output: inout Output
+    ) throws {
+        if length > output.maximumKeyBytes { throw Self.tooLong(length, at: start, origin, output) }
+        let source = base + start
         output.emit(keyCapacity: length, 1) { destination in
             for i in 0..<length {
                 destination.storeBytes(
@@ -412,6 +420,9 @@ struct WordTokenizer: ~Copyable {
         into output: inout Output
     ) throws {
         let length = end - start
+        // Its scratch space would be several times its length: a token no worker holds as one key (which
+        // is most of them: Unicode whitespace inside such a run is rare) stops before it is allocated.
+        if length > output.maximumKeyBytes { throw Self.tooLong(length, at: start, origin, output) }
         if length > self.scalarCapacity {
             self.scalars.deallocate()
             self.scalarCapacity = length
@@ -433,6 +444,16 @@ struct WordTokenizer: ~Copyable {
             output.emit(keyBytes: word, 1)
         }
         if let invalid { throw Self.invalid(base, invalid, origin: origin) }
+    }
+
+    /// A token longer than the engine takes as a key, at `offset` from `origin`: an error that says where.
+    @inline(never)
+    static func tooLong(_ length: Int, at offset: Int, _ origin: InputOrigin, _ output: Output) -> MapReduceError {
+        MapReduceError.keyTooLong(
+            length,
+            limit: output.maximumKeyBytes,
+            input: origin.advanced(by: offset).description
+        )
     }
 
     static func invalid(_ base: UnsafeRawPointer, _ offset: Int, origin: InputOrigin) -> MapReduceError {
