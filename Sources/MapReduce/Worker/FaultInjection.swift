@@ -54,7 +54,8 @@ enum FaultInjection {
         guard let rule else { return }
         switch rule {
         case .crashOnMap(let name):
-            if inputName.contains(name) { Syscall.kill(Syscall.processID, SIGSEGV) }
+            // raise, not kill: the signal must hit this thread now, not whichever thread takes it later.
+            if inputName.contains(name) { raise(SIGSEGV) }
         case .truncateOnMap(let name):
             if inputName.contains(name) { Syscall.truncate(path) }
         case .killOnMap(let name):
