@@ -281,6 +281,27 @@ struct HostileInputTests {
         #expect(Files.list(scratch.path) == ["tmp"], "\(Files.list(scratch.path))")
     }
 
+    @Test("a signal that lands after the output is committed says the output was written")
+    func interruptAfterCommit() throws {
+        let scratch = try TemporaryDirectory("after-commit")
+        defer { scratch.remove() }
+        // The table is far larger than a pipe holds, and nobody reads it until the end: once the dump is
+        // in place, the program is either finishing its work or blocked writing the table.
+        let job = try ChildProcess(
+            TestEnvironment.binary,
+            ["wordcount", "--top", "1000000", "--output", scratch.file("out.tsv"), TestEnvironment.corpus]
+        )
+        for _ in 0..<1000 where !Files.exists(scratch.file("out.tsv")) { pause(milliseconds: 5) }
+        try #require(Files.exists(scratch.file("out.tsv")), "the dump never appeared")
+        pause(milliseconds: 20)
+        job.signal(SIGINT)
+        let result = job.wait()
+        #expect(result.status == 130, "\(result)")
+        self.expectOneLine(result)
+        #expect(result.stderr.contains("interrupted by SIGINT after writing the output file"), "\(result)")
+        #expect(try Files.read(scratch.file("out.tsv")) == Self.baselineDump)
+    }
+
     // MARK: - Limits
 
     @Test("too few file descriptors for the workers is one clear line, not a crash")
