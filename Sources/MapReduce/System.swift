@@ -281,6 +281,11 @@ enum Syscall {
         return (fds[0], fds[1])
     }
 
+    /// Sends a signal to the calling thread: it is handled before this returns.
+    static func raise(_ signal: CInt) {
+        _ = Glibc.raise(signal)
+    }
+
     static func kill(_ pid: pid_t, _ signal: CInt) {
         _ = Glibc.kill(pid, signal)
     }
@@ -319,6 +324,7 @@ package enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
 enum Signal {
     static let kill = SIGKILL
     static let terminate = SIGTERM
+    static let segmentationFault = SIGSEGV
 }
 
 /// `SIGKILL`, `SIGSEGV`, … for a signal number.

@@ -26,6 +26,13 @@ struct HostileInputTests {
         return (try? Files.read(scratch.file("dump.tsv"))) ?? []
     }()
 
+    /// `scratch/tmp`, created: the job's TMPDIR, so that a test sees every file a job leaves behind.
+    static func temporaryDirectory(in scratch: TemporaryDirectory) throws -> String {
+        let temporary = scratch.file("tmp")
+        _ = try ChildProcess.run("/bin/mkdir", ["-p", temporary])
+        return temporary
+    }
+
     /// Runs `mapreduce` through bash, for redirections and umask.
     func shell(_ script: String, environment: [String: String] = [:]) throws -> ProcessResult {
         try ChildProcess.run(
@@ -167,8 +174,7 @@ struct HostileInputTests {
     func unwritableStatistics() throws {
         let scratch = try TemporaryDirectory("stats-dest")
         defer { scratch.remove() }
-        let temporary = scratch.file("tmp")
-        _ = try ChildProcess.run("/bin/mkdir", ["-p", temporary])
+        let temporary = try Self.temporaryDirectory(in: scratch)
         let result = try TestEnvironment.mapreduce(
             [
                 "wordcount", "--output", scratch.file("out.tsv"), "--stats-json", scratch.file("missing/stats.json"),
@@ -200,8 +206,7 @@ struct HostileInputTests {
     func spoolLimit() throws {
         let scratch = try TemporaryDirectory("spool-limit")
         defer { scratch.remove() }
-        let temporary = scratch.file("tmp")
-        _ = try ChildProcess.run("/bin/mkdir", ["-p", temporary])
+        let temporary = try Self.temporaryDirectory(in: scratch)
         let input = [UInt8](repeating: UInt8(ascii: "a"), count: 3 << 20)
         let job = try ChildProcess(
             TestEnvironment.binary,
@@ -224,8 +229,7 @@ struct HostileInputTests {
     func interruptSilentProducer() throws {
         let scratch = try TemporaryDirectory("silent-producer")
         defer { scratch.remove() }
-        let temporary = scratch.file("tmp")
-        _ = try ChildProcess.run("/bin/mkdir", ["-p", temporary])
+        let temporary = try Self.temporaryDirectory(in: scratch)
         let fifo = scratch.file("input.fifo")
         try #require(mkfifo(fifo, 0o600) == 0)
         // A producer that writes a little, then holds the FIFO open and says nothing for a long time.
@@ -256,8 +260,7 @@ struct HostileInputTests {
     func secondInterrupt() throws {
         let scratch = try TemporaryDirectory("second-sigint")
         defer { scratch.remove() }
-        let temporary = scratch.file("tmp")
-        _ = try ChildProcess.run("/bin/mkdir", ["-p", temporary])
+        let temporary = try Self.temporaryDirectory(in: scratch)
         let job = try ChildProcess(
             "/bin/bash",
             ["-c", "head -c 3000000000 /dev/zero | exec \"$MR\" wordcount --output '\(scratch.file("out.tsv"))' -"],
@@ -308,8 +311,7 @@ struct HostileInputTests {
     func descriptorLimit() throws {
         let scratch = try TemporaryDirectory("fd-limit")
         defer { scratch.remove() }
-        let temporary = scratch.file("tmp")
-        _ = try ChildProcess.run("/bin/mkdir", ["-p", temporary])
+        let temporary = try Self.temporaryDirectory(in: scratch)
         let result = try self.shell(
             "ulimit -n 12 && ulimit -Hn 12 && exec \"$MR\" wordcount --workers 20 '\(TestEnvironment.corpus)'",
             environment: ["TMPDIR": temporary]

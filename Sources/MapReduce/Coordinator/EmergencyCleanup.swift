@@ -1,15 +1,5 @@
 import Synchronization
 
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#elseif canImport(Musl)
-@preconcurrency import Musl
-#elseif canImport(Darwin)
-import Darwin
-#else
-#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
-#endif
-
 /// What a job leaves on the machine while it runs (its temporary directory, an output file's temporary
 /// file, its worker processes), kept where an abrupt exit can still find it.
 ///
@@ -42,7 +32,7 @@ package final class EmergencyCleanup: Sendable {
     /// every registered file and directory. For the way out when the program cannot unwind.
     package func runNow() {
         let state = self.state.withLock { $0 }
-        for pid in state.processes { Syscall.kill(pid, SIGKILL) }
+        for pid in state.processes { Syscall.kill(pid, Signal.kill) }
         for pid in state.processes { _ = try? Syscall.wait(pid, block: true) }
         for file in state.files { Syscall.unlink(file) }
         for directory in state.directories { Syscall.removeTree(directory) }

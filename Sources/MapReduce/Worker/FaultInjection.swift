@@ -1,13 +1,3 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#elseif canImport(Musl)
-@preconcurrency import Musl
-#elseif canImport(Darwin)
-import Darwin
-#else
-#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
-#endif
-
 /// Deterministic crashes for testing the engine's recovery, driven by `MAPREDUCE_FAULT_INJECTION`.
 ///
 /// - `kill-on-map=NAME`: a worker SIGKILLs itself whenever it starts mapping an input whose name contains
@@ -55,7 +45,7 @@ enum FaultInjection {
         switch rule {
         case .crashOnMap(let name):
             // raise, not kill: the signal must hit this thread now, not whichever thread takes it later.
-            if inputName.contains(name) { raise(SIGSEGV) }
+            if inputName.contains(name) { Syscall.raise(Signal.segmentationFault) }
         case .truncateOnMap(let name):
             if inputName.contains(name) { Syscall.truncate(path) }
         case .killOnMap(let name):
