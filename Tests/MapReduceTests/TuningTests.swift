@@ -24,6 +24,13 @@ struct TuningTests {
         #expect(tuner.nextChunk(remaining: 100) == 12345)
     }
 
+    @Test("a fixed chunk size below the floor is raised to it")
+    func chunkFloor() {
+        #expect(ChunkSize.fixed(1).atLeast(MapReduceEngine.defaultMinimumMapChunk) == .fixed(64 << 10))
+        #expect(ChunkSize.fixed(1 << 20).atLeast(64 << 10) == .fixed(1 << 20))
+        #expect(ChunkSize.auto.atLeast(64 << 10) == .auto)
+    }
+
     @Test("auto starts small, grows toward the target task time, and shrinks at the end")
     func auto() {
         let total = 1 << 30

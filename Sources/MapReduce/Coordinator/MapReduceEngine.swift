@@ -33,6 +33,10 @@ public struct MapReduceEngine: Sendable {
         public var workers: Int
         /// Input bytes per map task.
         public var mapChunkSize: ChunkSize
+        /// The fewest input bytes a map task gets, whatever ``mapChunkSize`` says: a task costs a round
+        /// trip to a worker, so `.fixed(1)` must not make a million tasks of a megabyte. The default is
+        /// ``defaultMinimumMapChunk``; tests of how records are cut at task boundaries lower it.
+        public var minimumMapChunk: Int
         /// Keys per reduce task.
         public var reduceChunkSize: ChunkSize
         /// Reduce partitions; nil picks 16 per worker, at least 64.
@@ -56,6 +60,7 @@ public struct MapReduceEngine: Sendable {
             workers: Int? = nil,
             mapChunkSize: ChunkSize = .auto,
             reduceChunkSize: ChunkSize = .auto,
+            minimumMapChunk: Int = MapReduceEngine.defaultMinimumMapChunk,
             partitions: Int? = nil,
             workerMemoryBudget: Int = 24 << 20,
             maxTaskAttempts: Int = 3,
@@ -68,6 +73,7 @@ public struct MapReduceEngine: Sendable {
             self.workers = execution == .inProcess ? 1 : (workers ?? MapReduceEngine.onlineCores)
             self.mapChunkSize = mapChunkSize
             self.reduceChunkSize = reduceChunkSize
+            self.minimumMapChunk = minimumMapChunk
             self.partitions = partitions
             self.workerMemoryBudget = workerMemoryBudget
             self.maxTaskAttempts = maxTaskAttempts
@@ -85,6 +91,10 @@ public struct MapReduceEngine: Sendable {
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
     }
+
+    /// The floor on input bytes per map task, 64 KiB: at a few hundred MB/s a task of that size takes
+    /// a few hundred microseconds, several times what handing it to a worker costs.
+    public static let defaultMinimumMapChunk = 64 << 10
 
     /// Cores this process may run on.
     public static var onlineCores: Int {
@@ -169,6 +179,7 @@ public struct MapReduceEngine: Sendable {
 
         let partitions = max(1, configuration.partitions ?? max(64, configuration.workers * 16))
         let totalBytes = files.reduce(0) { $0 + $1.size }
+        let mapChunkSize = configuration.mapChunkSize.atLeast(configuration.minimumMapChunk)
         let machine = SchedulerStateMachine(
             configuration: .init(
                 reduceChunkSize: configuration.reduceChunkSize,
@@ -178,7 +189,7 @@ public struct MapReduceEngine: Sendable {
             ),
             inputs: files,
             tuner: MapChunkTuner(
-                setting: configuration.mapChunkSize,
+                setting: mapChunkSize,
                 slots: configuration.workers,
                 totalBytes: totalBytes
             )
@@ -225,7 +236,7 @@ public struct MapReduceEngine: Sendable {
             Self.statistics(
                 machine: machine,
                 jobName: J.name,
-                setting: configuration.mapChunkSize,
+                setting: mapChunkSize,
                 started: started,
                 mapEnded: mapEnded,
                 reduceEnded: reduceEnded,
