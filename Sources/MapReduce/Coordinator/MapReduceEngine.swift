@@ -160,25 +160,21 @@ public struct MapReduceEngine: Sendable {
         let started = monotonicNanoseconds()
         let configuration = self.configuration
         guard configuration.workers >= 1 else { throw MapReduceError(.usage, "at least one worker is needed") }
-        let entries = try InputResolver.resolve(inputs)
+        let resolved = try InputResolver.resolve(inputs)
         let workDirectory = try self.makeWorkDirectory()
         defer { Syscall.removeTree(workDirectory) }
 
-        var files: [InputFile] = []
-        for (index, entry) in entries.enumerated() {
-            switch entry {
-            case .file(let file):
-                files.append(file)
-            case .stream(let path, let displayName):
-                let spool = "\(workDirectory)/input-\(index)"
-                let size = try InputResolver.spool(path: path, displayName: displayName, to: spool)
-                files.append(InputFile(path: spool, displayName: displayName, size: size))
-            }
+        var files = resolved.files
+        for (index, stream) in resolved.streams.enumerated() {
+            let spool = "\(workDirectory)/input-\(index)"
+            let size = try InputResolver.spool(path: stream.path, displayName: stream.displayName, to: spool)
+            let modified = Syscall.modificationTime(try Syscall.stat(spool))
+            files.append(path: spool.utf8, size: size, modified: modified, displayName: stream.displayName)
             try Task.checkCancellation(or: MapReduceError(.cancelled, "cancelled"))
         }
 
         let partitions = max(1, configuration.partitions ?? max(64, configuration.workers * 16))
-        let totalBytes = files.reduce(0) { $0 + $1.size }
+        let totalBytes = files.totalBytes
         let mapChunkSize = configuration.mapChunkSize.atLeast(configuration.minimumMapChunk)
         let machine = SchedulerStateMachine(
             configuration: .init(

@@ -150,9 +150,9 @@ final class WorkerRuntime<J: MapReduceJob> {
 
     @inlinable
     func mappedFile(for split: InputSplit) throws -> MappedFile {
-        if let file = self.currentFile, file.path == split.path { return file }
+        if let file = self.currentFile, file.inputPath == split.path { return file }
         self.currentFile = nil
-        let file = try MappedFile(path: split.path, displayName: split.displayName, expectedSize: split.fileSize)
+        let file = try MappedFile(input: split)
         self.currentFile = file
         return file
     }

@@ -1,0 +1,122 @@
+import MapReduceTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#else
+#error("The end-to-end tests need a POSIX C library (Glibc, Musl or Darwin).")
+#endif
+
+/// Inputs of unusual shapes: names that are not UTF-8, special files, files that change while the job
+/// runs, many (mostly empty) files, tiny chunk sizes.
+@Suite("Input shapes")
+struct InputShapeTests {
+    /// `café.txt` in Latin-1: the é is the byte 0xE9, which is not UTF-8.
+    static let latin1Name: [UInt8] = Array("caf".utf8) + [0xE9] + Array(".txt".utf8)
+
+    /// The number after `"key": ` in the statistics JSON.
+    func statistic(_ key: String, in json: String) -> Int? {
+        let marker = "\"\(key)\": "
+        for line in json.split(separator: "\n") {
+            guard let start = line.firstIndex(of: "\"") else { continue }
+            let rest = line[start...]
+            if rest.hasPrefix(marker) { return Int(rest.dropFirst(marker.count).prefix { $0.isNumber }) }
+        }
+        return nil
+    }
+
+    @Test("a name that is not UTF-8 is read, named on the command line or found in a directory")
+    func nonUTF8Name() throws {
+        let scratch = try TemporaryDirectory("latin1")
+        defer { scratch.remove() }
+        try scratch.write("dir/plain.txt", "beta gamma\n")
+        let directory = Array(scratch.file("dir").utf8)
+        try Files.write(rawPath: directory + Array("/".utf8) + Self.latin1Name, Array("alpha beta alpha\n".utf8))
+
+        let named = try TestEnvironment.mapreduce(
+            rawArguments: [
+                Array("wordcount".utf8), Array("--output".utf8), Array(scratch.file("named.tsv").utf8),
+                directory + Array("/".utf8) + Self.latin1Name,
+            ]
+        )
+        #expect(named.status == 0, "\(named)")
+        #expect(try Files.read(scratch.file("named.tsv")) == Array("alpha\t2\nbeta\t1\n".utf8))
+
+        let walked = try TestEnvironment.mapreduce([
+            "wordcount", "--output", scratch.file("walked.tsv"), "--stats-json", scratch.file("stats.json"),
+            scratch.file("dir"),
+        ])
+        #expect(walked.status == 0, "\(walked)")
+        #expect(try Files.read(scratch.file("walked.tsv")) == Array("alpha\t2\nbeta\t2\ngamma\t1\n".utf8))
+        let stats = String(decoding: try Files.read(scratch.file("stats.json")), as: UTF8.self)
+        #expect(self.statistic("input_files", in: stats) == 2, "\(stats)")
+    }
+
+    @Test("a name that is not UTF-8 is shown escaped in an error")
+    func nonUTF8NameInError() throws {
+        let scratch = try TemporaryDirectory("latin1-error")
+        defer { scratch.remove() }
+        try scratch.write("dir/fine.txt", "words\n")
+        let link = Array(scratch.file("dir/").utf8) + Self.latin1Name
+        try Files.symlink(target: scratch.file("gone.txt"), rawPath: link)
+        for argument in [link, Array(scratch.file("dir").utf8)] {
+            let result = try TestEnvironment.mapreduce(rawArguments: [Array("wordcount".utf8), argument])
+            #expect(result.status == 1, "\(result)")
+            #expect(result.stderr.contains("caf\\xe9.txt: dangling symbolic link"), "\(result)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(result)")
+        }
+    }
+
+    @Test("twenty thousand files, most of them empty, are all counted")
+    func manyFiles() throws {
+        let scratch = try TemporaryDirectory("many")
+        defer { scratch.remove() }
+        try scratch.write("tree/seed.txt", "")
+        for directory in 0..<20 {
+            _ = try ChildProcess.run("/bin/mkdir", ["-p", scratch.file("tree/\(directory)")])
+            for file in 0..<1000 {
+                let words = file % 100 == 0 ? "word\(directory) common\n" : ""
+                try Files.write(scratch.file("tree/\(directory)/\(file).txt"), Array(words.utf8))
+            }
+        }
+        let result = try TestEnvironment.mapreduce([
+            "wordcount", "--workers", "2", "--output", scratch.file("out.tsv"), "--stats-json",
+            scratch.file("stats.json"), scratch.file("tree"),
+        ])
+        #expect(result.status == 0, "\(result)")
+        // `word0` … `word19` hold digits, so only `common` is a word: 10 files in each of 20 directories.
+        #expect(try Files.read(scratch.file("out.tsv")) == Array("common\t200\n".utf8))
+        let stats = String(decoding: try Files.read(scratch.file("stats.json")), as: UTF8.self)
+        #expect(self.statistic("input_files", in: stats) == 20_001, "\(stats)")
+        #expect(self.statistic("map_tasks", in: stats) == 1, "\(stats)")
+    }
+
+    @Test("--chunksize 1 gives the same output in a bounded number of tasks")
+    func tinyChunkSize() throws {
+        let scratch = try TemporaryDirectory("tiny-chunks")
+        defer { scratch.remove() }
+        let auto = try TestEnvironment.mapreduce([
+            "wordcount", "--output", scratch.file("auto.tsv"), TestEnvironment.corpus,
+        ])
+        let tiny = try TestEnvironment.mapreduce([
+            "wordcount", "--chunksize", "1", "--output", scratch.file("tiny.tsv"), "--stats-json",
+            scratch.file("stats.json"), TestEnvironment.corpus,
+        ])
+        #expect(auto.status == 0 && tiny.status == 0, "\(auto)\n\(tiny)")
+        #expect(try Files.read(scratch.file("tiny.tsv")) == Files.read(scratch.file("auto.tsv")))
+        let stats = String(decoding: try Files.read(scratch.file("stats.json")), as: UTF8.self)
+        let bytes = try #require(self.statistic("input_bytes", in: stats))
+        let files = try #require(self.statistic("input_files", in: stats))
+        let tasks = try #require(self.statistic("map_tasks", in: stats))
+        // At least 64 KiB per task, except the last piece of each file.
+        #expect(tasks <= bytes / (64 << 10) + files, "\(stats)")
+        #expect(self.statistic("smallest_map_task_bytes", in: stats).map { $0 > 1 } == true, "\(stats)")
+        let help = try TestEnvironment.mapreduce(["wordcount", "--help"])
+        let helpText = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(helpText.contains("at least 64K"), "\(help)")
+    }
+}
