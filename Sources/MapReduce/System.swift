@@ -124,6 +124,11 @@ enum Syscall {
         try open(path, O_RDONLY)
     }
 
+    /// Opens an existing file for appending.
+    static func openForAppending(_ path: String) throws(Errno) -> CInt {
+        try open(path, O_WRONLY | O_APPEND)
+    }
+
     /// Creates or truncates a file for writing, readable only by its owner.
     static func createForWriting(_ path: String) throws(Errno) -> CInt {
         try open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)

@@ -71,6 +71,21 @@ struct InputShapeTests {
         }
     }
 
+    @Test("a file that grows while the job runs fails the job, naming it")
+    func growingFile() throws {
+        let scratch = try TemporaryDirectory("growing")
+        defer { scratch.remove() }
+        let path = try scratch.write("growing.txt", String(repeating: "a line of words\n", count: 1000))
+        let result = try TestEnvironment.mapreduce(
+            ["wordcount", "--output", scratch.file("out.tsv"), path],
+            environment: ["MAPREDUCE_FAULT_INJECTION": "grow-on-map=growing.txt"]
+        )
+        #expect(result.status == 1, "\(result)")
+        #expect(result.stderr.contains("growing.txt: changed while the job ran (it had 16000 bytes, now"), "\(result)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result)")
+        #expect(!Files.exists(scratch.file("out.tsv")))
+    }
+
     @Test("twenty thousand files, most of them empty, are all counted")
     func manyFiles() throws {
         let scratch = try TemporaryDirectory("many")

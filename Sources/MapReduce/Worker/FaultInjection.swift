@@ -4,6 +4,8 @@
 ///   `NAME` (a poison input: the job must fail after the allowed attempts).
 /// - `kill-once-on-map=NAME@MARKER`: the same, but only if the file `MARKER` does not exist yet; the worker
 ///   creates it first, so exactly one worker dies and the job must still produce the right output.
+/// - `grow-on-map=NAME`: a worker appends a line to an input whose name contains `NAME` as it starts
+///   mapping it, as a writer that keeps appending to a log would (the job must notice and fail).
 ///
 /// Unset, this costs one check of a constant per input split.
 @usableFromInline
@@ -11,12 +13,16 @@ enum FaultInjection {
     enum Rule {
         case killOnMap(name: String)
         case killOnceOnMap(name: String, marker: String)
+        case growOnMap(name: String)
     }
 
     static let rule: Rule? = {
         guard let spec = environmentValue("MAPREDUCE_FAULT_INJECTION"), !spec.isEmpty else { return nil }
         if spec.hasPrefix("kill-on-map=") {
             return .killOnMap(name: String(spec.dropFirst("kill-on-map=".count)))
+        }
+        if spec.hasPrefix("grow-on-map=") {
+            return .growOnMap(name: String(spec.dropFirst("grow-on-map=".count)))
         }
         if spec.hasPrefix("kill-once-on-map=") {
             let rest = spec.dropFirst("kill-once-on-map=".count)
@@ -35,6 +41,11 @@ enum FaultInjection {
         case .killOnceOnMap(let name, let marker):
             guard inputName.contains(name) else { return }
             if Syscall.createExclusively(marker) { Syscall.kill(Syscall.processID, Signal.kill) }
+        case .growOnMap(let name):
+            guard inputName.contains(name), let fd = try? Syscall.openForAppending(inputName) else { return }
+            defer { Syscall.close(fd) }
+            let line: [UInt8] = Array("appended while the job ran\n".utf8)
+            _ = line.withUnsafeBytes { try? Syscall.writeFully(fd, $0) }
         }
     }
 }
