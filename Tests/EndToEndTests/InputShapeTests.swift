@@ -71,6 +71,37 @@ struct InputShapeTests {
         }
     }
 
+    @Test("sockets and FIFOs in a directory are skipped with a warning each; a FIFO named is read")
+    func specialFiles() throws {
+        let scratch = try TemporaryDirectory("special")
+        defer { scratch.remove() }
+        try scratch.write("dir/words.txt", "alpha beta\n")
+        try #require(mkfifo(scratch.file("dir/pipe"), 0o600) == 0)
+        let socket = try UnixSocket(path: scratch.file("dir/socket"))
+        defer { socket.close() }
+
+        let result = try TestEnvironment.mapreduce([
+            "wordcount", "--output", scratch.file("out.tsv"), scratch.file("dir"),
+        ])
+        #expect(result.status == 0, "\(result)")
+        #expect(try Files.read(scratch.file("out.tsv")) == Array("alpha\t1\nbeta\t1\n".utf8))
+        let warnings = result.stderr.split(separator: "\n")
+        #expect(warnings.count == 2, "\(result)")
+        #expect(warnings.contains { $0.contains("dir/pipe: skipped, a FIFO is not a regular file") }, "\(result)")
+        #expect(warnings.contains { $0.contains("dir/socket: skipped, a socket is not a regular file") }, "\(result)")
+        let quiet = try TestEnvironment.mapreduce(["wordcount", "--quiet", scratch.file("dir")])
+        #expect(quiet.status == 0 && quiet.stderr.isEmpty, "\(quiet)")
+
+        // Named explicitly, the FIFO is read: a writer feeds it while the job runs.
+        let writer = try ChildProcess("/bin/sh", ["-c", "printf 'gamma gamma\\n' > \"$0\"", scratch.file("dir/pipe")])
+        let fed = try TestEnvironment.mapreduce([
+            "wordcount", "--output", scratch.file("fifo.tsv"), scratch.file("dir/pipe"),
+        ])
+        #expect(writer.wait().status == 0)
+        #expect(fed.status == 0, "\(fed)")
+        #expect(try Files.read(scratch.file("fifo.tsv")) == Array("gamma\t2\n".utf8))
+    }
+
     @Test("a file that grows while the job runs fails the job, naming it")
     func growingFile() throws {
         let scratch = try TemporaryDirectory("growing")
@@ -133,5 +164,32 @@ struct InputShapeTests {
         let help = try TestEnvironment.mapreduce(["wordcount", "--help"])
         let helpText = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         #expect(helpText.contains("at least 64K"), "\(help)")
+    }
+}
+
+/// A listening Unix socket, to put one in an input directory.
+struct UnixSocket {
+    let descriptor: CInt
+
+    init(path: String) throws {
+        self.descriptor = socket(AF_UNIX, CInt(SOCK_STREAM.rawValue), 0)
+        try #require(self.descriptor >= 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        try #require(bytes.count < MemoryLayout.size(ofValue: address.sun_path))
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(self.descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        try #require(bound == 0)
+    }
+
+    func close() {
+        _ = Glibc.close(self.descriptor)
     }
 }

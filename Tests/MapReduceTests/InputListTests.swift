@@ -63,4 +63,31 @@ struct InputListTests {
         }
         #expect(tasks == 100_000 / 512 + 1)
     }
+
+    @Test("a directory's FIFOs are skipped with a warning; names are sorted and kept as bytes")
+    func resolveDirectory() throws {
+        let scratch = try TemporaryDirectory("resolve")
+        defer { scratch.remove() }
+        try scratch.write("dir/b.txt", "b\n")
+        try scratch.write("dir/sub/a.txt", "a\n")
+        try scratch.write("dir/empty.txt", "")
+        let odd: [UInt8] = Array(scratch.file("dir/").utf8) + [0xFF]
+        try Files.write(rawPath: odd, Array("odd\n".utf8))
+        _ = try ChildProcess.run("/usr/bin/mkfifo", [scratch.file("dir/fifo")])
+        var warnings: [String] = []
+        let resolved = try InputResolver.resolve([.path(scratch.file("dir"))]) { warnings.append($0) }
+        #expect(warnings == ["\(scratch.file("dir/fifo")): skipped, a FIFO is not a regular file"])
+        #expect(resolved.streams.isEmpty)
+        let files = resolved.files
+        #expect(files.fileCount == 4)
+        #expect(
+            (0..<files.count).map { Array(files.path(at: $0)) } == [
+                Array(scratch.file("dir/b.txt").utf8), Array(scratch.file("dir/sub/a.txt").utf8), odd,
+            ]
+        )
+        // Named explicitly, a FIFO is a stream to copy, and a name that is not UTF-8 is found by its bytes.
+        let named = try InputResolver.resolve([.path(scratch.file("dir/fifo")), .rawPath(odd)])
+        #expect(named.streams.map(\.path) == [Array(scratch.file("dir/fifo").utf8)])
+        #expect(named.files.count == 1 && Array(named.files.path(at: 0)) == odd)
+    }
 }

@@ -160,7 +160,8 @@ public struct MapReduceEngine: Sendable {
         let started = monotonicNanoseconds()
         let configuration = self.configuration
         guard configuration.workers >= 1 else { throw MapReduceError(.usage, "at least one worker is needed") }
-        let resolved = try InputResolver.resolve(inputs)
+        let logger = configuration.logger
+        let resolved = try InputResolver.resolve(inputs) { logger.warning("\($0)") }
         let workDirectory = try self.makeWorkDirectory()
         defer { Syscall.removeTree(workDirectory) }
 

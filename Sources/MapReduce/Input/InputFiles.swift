@@ -36,24 +36,25 @@ package enum InputResolver {
     }
 
     /// Resolves sources in order; directories expand to their files, recursively and sorted by the bytes
-    /// of their names.
-    package static func resolve(_ sources: [InputSource]) throws -> Resolved {
+    /// of their names. Sockets, FIFOs and devices found inside a directory are not data files: each is
+    /// skipped with a one-line `warn`; one named explicitly is read as a stream.
+    package static func resolve(_ sources: [InputSource], warn: (String) -> Void = { _ in }) throws -> Resolved {
         var resolved = Resolved()
         for source in sources {
             switch source {
             case .standardInput:
                 resolved.streams.append(Stream(path: nil, displayName: "<stdin>"))
             case .path(let path):
-                try self.resolve(path: Array(path.utf8), into: &resolved)
+                try self.resolve(path: Array(path.utf8), into: &resolved, warn: warn)
             case .rawPath(let path):
-                try self.resolve(path: path, into: &resolved)
+                try self.resolve(path: path, into: &resolved, warn: warn)
             }
         }
         resolved.files.shrinkToFit()
         return resolved
     }
 
-    static func resolve(path: [UInt8], into resolved: inout Resolved) throws {
+    static func resolve(path: [UInt8], into resolved: inout Resolved, warn: (String) -> Void) throws {
         guard !path.isEmpty, !path.contains(0) else {
             throw MapReduceError(.badInput, "not a path", input: PathName.display(path))
         }
@@ -74,7 +75,7 @@ package enum InputResolver {
             let before = resolved.files.fileCount
             var prefix = path
             if prefix.last != UInt8(ascii: "/") { prefix.append(UInt8(ascii: "/")) }
-            try self.walk(directory: fd, prefix: &prefix, info: info, visited: &visited, into: &resolved)
+            try self.walk(directory: fd, prefix: &prefix, info: info, visited: &visited, into: &resolved, warn: warn)
             if resolved.files.fileCount == before {
                 throw MapReduceError(.badInput, "directory holds no files", input: PathName.display(path))
             }
@@ -105,7 +106,8 @@ package enum InputResolver {
         prefix: inout [UInt8],
         info: stat,
         visited: inout Set<FileID>,
-        into resolved: inout Resolved
+        into resolved: inout Resolved,
+        warn: (String) -> Void
     ) throws {
         guard visited.insert(FileID(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))).inserted else {
             Syscall.close(fd)
@@ -149,7 +151,8 @@ package enum InputResolver {
                         prefix: &prefix,
                         info: child,
                         visited: &visited,
-                        into: &resolved
+                        into: &resolved,
+                        warn: warn
                     )
                 case S_IFREG:
                     try self.checkReadable(in: parent, name: name, path: prefix, info: child)
@@ -159,8 +162,9 @@ package enum InputResolver {
                         modified: Syscall.modificationTime(child)
                     )
                 default:
-                    // Sockets, FIFOs and devices inside a directory are not data files; `find -type f` skips them too.
-                    break
+                    // Sockets, FIFOs and devices inside a directory are not data files (`find -type f` skips
+                    // them too); a FIFO might never end. Skipped, but not silently.
+                    warn("\(PathName.display(prefix)): skipped, \(self.kind(child)) is not a regular file")
                 }
             }
         }
@@ -213,6 +217,16 @@ package enum InputResolver {
                     try body($0, name)
                 }
             }
+        }
+    }
+
+    static func kind(_ info: stat) -> String {
+        switch info.st_mode & S_IFMT {
+        case S_IFIFO: "a FIFO"
+        case S_IFSOCK: "a socket"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        default: "it"
         }
     }
 
