@@ -71,11 +71,12 @@ package struct InputList: Sendable {
         self.displayNames[index]
     }
 
-    /// Gives back the room the arrays grew into but do not use.
+    /// Gives back the room the arrays grew into but do not use (up to half of each, as they double).
     package mutating func shrinkToFit() {
-        self.arena = Array(self.arena)
-        self.pathEnds = Array(self.pathEnds)
-        self.sizes = Array(self.sizes)
-        self.modificationTimes = Array(self.modificationTimes)
+        // `Array(array)` would share the same storage; a copy from a buffer allocates only `count`.
+        self.arena = self.arena.withUnsafeBufferPointer { Array($0) }
+        self.pathEnds = self.pathEnds.withUnsafeBufferPointer { Array($0) }
+        self.sizes = self.sizes.withUnsafeBufferPointer { Array($0) }
+        self.modificationTimes = self.modificationTimes.withUnsafeBufferPointer { Array($0) }
     }
 }
