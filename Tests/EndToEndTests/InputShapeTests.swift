@@ -56,6 +56,22 @@ struct InputShapeTests {
         #expect(self.statistic("input_files", in: stats) == 2, "\(stats)")
     }
 
+    @Test("a path that is not UTF-8 and reads like another argument is refused, not guessed")
+    func ambiguousNonUTF8Argument() throws {
+        let scratch = try TemporaryDirectory("latin1-ambiguous")
+        defer { scratch.remove() }
+        // `cafè.txt` and `café.txt` in Latin-1 both read as `caf\u{FFFD}.txt` once repaired.
+        let other = Array(scratch.file("caf").utf8) + [0xE8] + Array(".txt".utf8)
+        let input = Array(scratch.file("").utf8) + Self.latin1Name
+        try Files.write(rawPath: input, Array("words\n".utf8))
+        let result = try TestEnvironment.mapreduce(
+            rawArguments: [Array("wordcount".utf8), Array("--output".utf8), other, input]
+        )
+        #expect(result.status == 64, "\(result)")
+        #expect(result.stderr.contains("Cannot tell which argument"), "\(result)")
+        #expect(!Files.exists(scratch.file("caf\u{FFFD}.txt")))
+    }
+
     @Test("a name that is not UTF-8 is shown escaped in an error")
     func nonUTF8NameInError() throws {
         let scratch = try TemporaryDirectory("latin1-error")
