@@ -100,7 +100,8 @@ package enum InputResolver {
 
     /// Adds the files under the open directory `fd` (which this call closes), whose path with a final
     /// slash is `prefix`. Names are read and sorted as bytes, and every file is looked at relative to its
-    /// directory's descriptor: one `fstatat` and one `faccessat` per file, no path walked again.
+    /// directory's descriptor: one `fstatat` per file (and a `faccessat` when its mode does not already
+    /// say that we may read it), no path walked again from the root.
     static func walk(
         directory fd: CInt,
         prefix: inout [UInt8],
