@@ -37,17 +37,29 @@ struct InputListTests {
         #expect(list.fileCount == 1003)
         #expect(list.emptyFiles == 1000)
         #expect(list.totalBytes == 16)
-        #expect(Array(list.path(at: 0)) == Array("/in/a".utf8))
-        #expect(Array(list.path(at: 1)) == odd)
+        #expect(list.path(at: 0) == Array("/in/a".utf8))
+        #expect(list.path(at: 1) == odd)
         #expect(list.modified(at: 1) == -3)
         #expect(list.displayName(at: 1) == "/in/\\xff")
         #expect(list.displayName(at: 2) == "<stdin>")
 
+        // Files of a directory share its path.
+        let directory = list.addDirectory(Array("/data/logs/".utf8))
+        list.append(name: Array("x.log".utf8), inDirectory: directory, size: 2, modified: 1)
+        list.append(name: Array("y.log".utf8), inDirectory: directory, size: 0, modified: 1)
+        #expect(list.count == 4 && list.emptyFiles == 1001)
+        #expect(list.path(at: 3) == Array("/data/logs/x.log".utf8))
+        #expect(list.path(at: 2) == Array("/spool/0".utf8))
+
         let source = MapTaskSource(files: list)
         var cutter = source
         let task = source.task(for: cutter.next(chunkBytes: 1 << 20))
-        #expect(task.splits.map(\.path) == [Array("/in/a".utf8), odd, Array("/spool/0".utf8)])
-        #expect(task.splits.map(\.displayName) == ["/in/a", "/in/\\xff", "<stdin>"])
+        #expect(
+            task.splits.map(\.path) == [
+                Array("/in/a".utf8), odd, Array("/spool/0".utf8), Array("/data/logs/x.log".utf8),
+            ]
+        )
+        #expect(task.splits.map(\.displayName) == ["/in/a", "/in/\\xff", "<stdin>", "/data/logs/x.log"])
         #expect(task.firstInput == "/in/a:0")
     }
 
@@ -81,13 +93,13 @@ struct InputListTests {
         let files = resolved.files
         #expect(files.fileCount == 4)
         #expect(
-            (0..<files.count).map { Array(files.path(at: $0)) } == [
+            (0..<files.count).map { files.path(at: $0) } == [
                 Array(scratch.file("dir/b.txt").utf8), Array(scratch.file("dir/sub/a.txt").utf8), odd,
             ]
         )
         // Named explicitly, a FIFO is a stream to copy, and a name that is not UTF-8 is found by its bytes.
         let named = try InputResolver.resolve([.path(scratch.file("dir/fifo")), .rawPath(odd)])
         #expect(named.streams.map(\.path) == [Array(scratch.file("dir/fifo").utf8)])
-        #expect(named.files.count == 1 && Array(named.files.path(at: 0)) == odd)
+        #expect(named.files.count == 1 && named.files.path(at: 0) == odd)
     }
 }

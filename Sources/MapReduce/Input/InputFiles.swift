@@ -127,6 +127,7 @@ package enum InputResolver {
             throw MapReduceError(.badInput, "cannot list directory: \(error.message)", input: PathName.display(prefix))
         }
         let parent = dirfd(directory)
+        let stored = resolved.files.addDirectory(prefix)
         let base = prefix.count
         defer { prefix.removeSubrange(base...) }
         for index in names.order.indices {
@@ -158,7 +159,8 @@ package enum InputResolver {
                 case S_IFREG:
                     try self.checkReadable(in: parent, name: name, path: prefix, info: child)
                     resolved.files.append(
-                        path: prefix,
+                        name: bytes,
+                        inDirectory: stored,
                         size: Int(child.st_size),
                         modified: Syscall.modificationTime(child)
                     )

@@ -74,7 +74,7 @@ package struct MapTaskSource: Sendable {
             let size = self.files.size(at: file)
             splits.append(
                 InputSplit(
-                    path: Array(self.files.path(at: file)),
+                    path: self.files.path(at: file),
                     displayName: self.files.explicitDisplayName(at: file),
                     fileSize: size,
                     modified: self.files.modified(at: file),
