@@ -55,8 +55,7 @@ public enum EngineBenchmarks {
     public static func roundTripFrames(count: Int, splitsPerTask: Int) throws -> Int {
         let splits = (0..<splitsPerTask).map {
             InputSplit(
-                path: "/data/input-\($0).txt",
-                displayName: "input-\($0).txt",
+                path: Array("/data/input-\($0).txt".utf8),
                 fileSize: 1 << 20,
                 start: 0,
                 end: 1 << 20

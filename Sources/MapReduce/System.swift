@@ -28,6 +28,54 @@ enum Syscall {
         try retrying { Glibc.open(path, flags | O_CLOEXEC, mode) }
     }
 
+    /// Opens a path given as bytes, which need not be UTF-8.
+    static func open(path: some Collection<UInt8>, _ flags: CInt, _ mode: mode_t = 0) throws(Errno) -> CInt {
+        try withCString(path) { (cPath) throws(Errno) -> CInt in
+            try retrying { Glibc.open(cPath, flags | O_CLOEXEC, mode) }
+        }
+    }
+
+    /// Runs `body` with the bytes as a NUL-terminated C string.
+    static func withCString<R, E: Error>(
+        _ bytes: some Collection<UInt8>,
+        _ body: (UnsafePointer<CChar>) throws(E) -> R
+    ) throws(E) -> R {
+        var terminated = ContiguousArray<CChar>()
+        terminated.reserveCapacity(bytes.count + 1)
+        for byte in bytes { terminated.append(CChar(bitPattern: byte)) }
+        terminated.append(0)
+        let result: Result<R, E> = terminated.withUnsafeBufferPointer { buffer in
+            do throws(E) {
+                return .success(try body(buffer.baseAddress!))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// `fstatat` relative to a directory, following symbolic links unless told not to.
+    static func stat(
+        in directory: CInt,
+        name: UnsafePointer<CChar>,
+        followingLinks: Bool = true
+    ) throws(Errno) -> Glibc.stat {
+        var info = Glibc.stat()
+        _ = try retrying { Glibc.fstatat(directory, name, &info, followingLinks ? 0 : AT_SYMLINK_NOFOLLOW) }
+        return info
+    }
+
+    /// Whether this process may read `name` in `directory`, by its effective ids: one system call
+    /// where opening and closing the file would be two.
+    static func checkReadable(in directory: CInt, name: UnsafePointer<CChar>) throws(Errno) {
+        _ = try retrying { Glibc.faccessat(directory, name, R_OK, AT_EACCESS) }
+    }
+
+    /// A file's modification time in nanoseconds since the epoch.
+    static func modificationTime(_ info: Glibc.stat) -> Int {
+        Int(info.st_mtim.tv_sec) &* 1_000_000_000 &+ Int(info.st_mtim.tv_nsec)
+    }
+
     static func close(_ fd: CInt) {
         // Never retry close: on Linux the descriptor is released even when it reports EINTR.
         _ = Glibc.close(fd)
@@ -76,6 +124,11 @@ enum Syscall {
         try open(path, O_RDONLY)
     }
 
+    /// Opens an existing file for appending.
+    static func openForAppending(path: some Collection<UInt8>) throws(Errno) -> CInt {
+        try open(path: path, O_WRONLY | O_APPEND)
+    }
+
     /// Creates or truncates a file for writing, readable only by its owner.
     static func createForWriting(_ path: String) throws(Errno) -> CInt {
         try open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
@@ -120,6 +173,17 @@ enum Syscall {
 
     /// Online cores.
     static var onlineCores: Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+
+    /// The size and modification time (nanoseconds since the epoch) of an open file.
+    static func sizeAndModificationTime(_ fd: CInt) throws(Errno) -> (size: Int, modified: Int) {
+        let info = try fstat(fd)
+        return (Int(info.st_size), modificationTime(info))
+    }
+
+    /// Opens a path given as bytes for reading.
+    static func openForReading(path: some Collection<UInt8>) throws(Errno) -> CInt {
+        try open(path: path, O_RDONLY)
+    }
 
     /// The size of an open file.
     static func fileSize(_ fd: CInt) throws(Errno) -> Int {
@@ -173,8 +237,8 @@ enum Syscall {
     }
 
     /// Empties a file; errors are ignored (fault injection only).
-    static func truncate(_ path: String) {
-        _ = Glibc.truncate(path, 0)
+    static func truncate(path: some Collection<UInt8>) {
+        withCString(path) { _ = Glibc.truncate($0, 0) }
     }
 
     static func unlink(_ path: String) {

@@ -31,9 +31,24 @@ public final class ChildProcess: @unchecked Sendable {
     /// Starts `executable arguments…` with `environment` added to this process's environment.
     /// - Parameters:
     ///   - standardInput: Bytes fed to its standard input (then closed); nil gives it /dev/null.
-    public init(
+    public convenience init(
         _ executable: String,
         _ arguments: [String],
+        environment: [String: String] = [:],
+        standardInput: [UInt8]? = nil
+    ) throws {
+        try self.init(
+            executable,
+            rawArguments: arguments.map { Array($0.utf8) },
+            environment: environment,
+            standardInput: standardInput
+        )
+    }
+
+    /// Starts `executable` with arguments given as bytes, which need not be UTF-8 (as paths need not).
+    public init(
+        _ executable: String,
+        rawArguments arguments: [[UInt8]],
         environment: [String: String] = [:],
         standardInput: [UInt8]? = nil
     ) throws {
@@ -79,10 +94,16 @@ public final class ChildProcess: @unchecked Sendable {
         }
         for (key, value) in environment { env[key] = value }
         let envStrings = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let argv: [UnsafeMutablePointer<CChar>?] =
+            ([Array(executable.utf8)] + arguments).map { bytes in
+                let copy = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+                for (index, byte) in bytes.enumerated() { copy[index] = CChar(bitPattern: byte) }
+                copy[bytes.count] = 0
+                return copy
+            } + [nil]
         defer {
             for pointer in envStrings { free(pointer) }
-            for pointer in argv { free(pointer) }
+            for pointer in argv { pointer?.deallocate() }
         }
         var pid = pid_t()
         var argvCopy = argv
@@ -177,6 +198,15 @@ public final class ChildProcess: @unchecked Sendable {
         while waitpid(self.processID, &status, 0) < 0 && errno == EINTR {}
         let code: Int32 = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         return ProcessResult(status: code, standardOutput: out, standardError: err)
+    }
+
+    /// Runs a process, with arguments given as bytes, to completion.
+    public static func run(
+        _ executable: String,
+        rawArguments: [[UInt8]],
+        environment: [String: String] = [:]
+    ) throws -> ProcessResult {
+        try ChildProcess(executable, rawArguments: rawArguments, environment: environment).wait()
     }
 
     /// Runs a process to completion.

@@ -48,6 +48,11 @@ public enum TestEnvironment {
         try ChildProcess.run(binary, arguments, environment: environment, standardInput: standardInput)
     }
 
+    /// Runs `mapreduce` with arguments given as bytes, such as paths that are not UTF-8.
+    public static func mapreduce(rawArguments: [[UInt8]], environment: [String: String] = [:]) throws -> ProcessResult {
+        try ChildProcess.run(binary, rawArguments: rawArguments, environment: environment)
+    }
+
     /// Runs the Python reference word count.
     public static func pythonWordCount(_ arguments: [String]) throws -> ProcessResult {
         try ChildProcess.run("/usr/bin/env", ["python3", pythonReference] + arguments)
@@ -120,6 +125,25 @@ public enum Files {
                 offset += n
             }
         }
+    }
+
+    /// Writes a file whose path is given as bytes, which need not be UTF-8.
+    public static func write(rawPath path: [UInt8], _ bytes: [UInt8]) throws {
+        let fd = (path.map { CChar(bitPattern: $0) } + [0]).withUnsafeBufferPointer {
+            open($0.baseAddress!, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        }
+        guard fd >= 0 else { throw POSIXFailure("open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { throw POSIXFailure("write \(path)") }
+    }
+
+    /// Makes a symbolic link whose own path is given as bytes.
+    public static func symlink(target: String, rawPath path: [UInt8]) throws {
+        let result = (path.map { CChar(bitPattern: $0) } + [0]).withUnsafeBufferPointer {
+            Glibc.symlink(target, $0.baseAddress!)
+        }
+        guard result == 0 else { throw POSIXFailure("symlink \(path): \(String(cString: strerror(errno)))") }
     }
 
     public static func exists(_ path: String) -> Bool {

@@ -7,7 +7,7 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Worker processes (default: one per core).")
     var workers: Int?
 
-    @Option(help: "Input bytes per map task: 'auto', or a size such as 4M or 65536.")
+    @Option(help: "Input bytes per map task: 'auto', or a size such as 4M (at least 64K: smaller ones are raised).")
     var chunksize: String = "auto"
 
     @Option(name: .customLong("reduce-chunksize"), help: "Keys per reduce task: 'auto' or a number.")

@@ -54,7 +54,10 @@ struct WordCountCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var inputs: [InputSource] = self.paths.map { $0 == "-" ? .standardInput : .path($0) }
+        // Paths are bytes: a name that is not UTF-8 is opened by the bytes it was given as.
+        var inputs: [InputSource] = try RawArguments.bytes(of: self.paths).map {
+            $0 == Array("-".utf8) ? .standardInput : .rawPath($0)
+        }
         if inputs.isEmpty {
             guard isatty(STDIN_FILENO) == 0 else {
                 throw ValidationError("No input: name files or directories, or pipe text to standard input.")

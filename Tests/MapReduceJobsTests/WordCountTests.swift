@@ -14,7 +14,9 @@ struct WordCountTests {
         let scratch = try TemporaryDirectory("words")
         defer { scratch.remove() }
         try scratch.write("in.txt", text)
-        let engine = MapReduceEngine(configuration: .init(execution: .inProcess, mapChunkSize: .fixed(chunk)))
+        let engine = MapReduceEngine(
+            configuration: .init(execution: .inProcess, mapChunkSize: .fixed(chunk), minimumMapChunk: 1)
+        )
         var counts: [String: Int] = [:]
         _ = try await engine.run(WordCount(invalidUTF8: invalidUTF8), inputs: [.path(scratch.file("in.txt"))]) {
             counts[$0.description] = $1
@@ -159,7 +161,9 @@ struct KeyBytesOutputTests {
         let scratch = try TemporaryDirectory("key-bytes")
         defer { scratch.remove() }
         try scratch.write("in.txt", AdversarialCorpus.text(seed: 11, size: 200_000, unicode: true))
-        let engine = MapReduceEngine(configuration: .init(execution: .inProcess, mapChunkSize: .fixed(4096)))
+        let engine = MapReduceEngine(
+            configuration: .init(execution: .inProcess, mapChunkSize: .fixed(4096), minimumMapChunk: 1)
+        )
         var byValue: [(String, Int)] = []
         _ = try await engine.run(WordCount(), inputs: [.path(scratch.file("in.txt"))]) {
             byValue.append(($0.description, $1))

@@ -195,7 +195,9 @@ struct LabelledResidues: MapReduceJob {
 
 @Suite("Jobs run in process")
 struct ExampleJobTests {
-    let engine = MapReduceEngine(configuration: .init(execution: .inProcess, mapChunkSize: .fixed(64)))
+    let engine = MapReduceEngine(
+        configuration: .init(execution: .inProcess, mapChunkSize: .fixed(64), minimumMapChunk: 1)
+    )
 
     @Test("the README's log-level job")
     func logLevels() async throws {

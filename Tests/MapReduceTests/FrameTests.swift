@@ -3,7 +3,14 @@ import Testing
 
 @Suite("Frames, messages and LZ4")
 struct FrameTests {
-    static let split = InputSplit(path: "/data/a.txt", displayName: "a.txt", fileSize: 100, start: 10, end: 90)
+    static let split = InputSplit(
+        path: Array("/data/a\u{FF}.txt".utf8) + [0xFF],
+        displayName: "a.txt",
+        fileSize: 100,
+        modified: -1_000_000_007,
+        start: 10,
+        end: 90
+    )
     static let spill = Spill(path: "/tmp/s", segments: [SpillSegment(offset: 0, length: 5, keys: 1)])
     static let sortedSpill = Spill(
         path: "/tmp/t",
@@ -66,7 +73,7 @@ struct FrameTests {
         #expect(throws: MapReduceError.self) {
             try CoordinatorMessage(frame: Frame(kind: good.kind, payload: good.payload + [0]))
         }
-        let backwards = InputSplit(path: "p", displayName: "p", fileSize: 10, start: 8, end: 2)
+        let backwards = InputSplit(path: Array("p".utf8), fileSize: 10, start: 8, end: 2)
         #expect(throws: MapReduceError.self) {
             try CoordinatorMessage(frame: CoordinatorMessage.map(MapTask(id: 1, splits: [backwards])).frame)
         }

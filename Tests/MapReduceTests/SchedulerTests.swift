@@ -7,7 +7,8 @@ struct SchedulerTests {
     let b = SlotID(index: 1, generation: 0)
 
     func machine(files: Int = 4, attempts: Int = 3, reduceChunkSize: ChunkSize = .fixed(1)) -> SchedulerStateMachine {
-        let inputs = (0..<files).map { InputFile(path: "/in/\($0)", displayName: "in\($0)", size: 1000) }
+        var inputs = InputList()
+        for index in 0..<files { inputs.append(path: Array("/in/\(index)".utf8), size: 1000, modified: 0) }
         return SchedulerStateMachine(
             configuration: .init(
                 reduceChunkSize: reduceChunkSize,
@@ -144,7 +145,7 @@ struct SchedulerTests {
         }
         #expect(m.isOver)
         #expect(m.failure?.code == .poisonTask)
-        #expect(m.failure?.input == "in0:0")
+        #expect(m.failure?.input == "/in/0:0")
         #expect(m.nextAssignment(for: self.b) == .stop)
     }
 

@@ -24,6 +24,13 @@ struct TuningTests {
         #expect(tuner.nextChunk(remaining: 100) == 12345)
     }
 
+    @Test("a fixed chunk size below the floor is raised to it")
+    func chunkFloor() {
+        #expect(ChunkSize.fixed(1).atLeast(MapReduceEngine.defaultMinimumMapChunk) == .fixed(64 << 10))
+        #expect(ChunkSize.fixed(1 << 20).atLeast(64 << 10) == .fixed(1 << 20))
+        #expect(ChunkSize.auto.atLeast(64 << 10) == .auto)
+    }
+
     @Test("auto starts small, grows toward the target task time, and shrinks at the end")
     func auto() {
         let total = 1 << 30
@@ -44,8 +51,12 @@ struct TuningTests {
         #expect(tuner.nextChunk(remaining: 1000) == tuner.minimumChunk)
     }
 
-    func files(_ sizes: [Int]) -> [InputFile] {
-        sizes.enumerated().map { InputFile(path: "/f\($0.offset)", displayName: "f\($0.offset)", size: $0.element) }
+    func files(_ sizes: [Int]) -> InputList {
+        var list = InputList()
+        for (index, size) in sizes.enumerated() {
+            list.append(path: Array("/f\(index)".utf8), size: size, modified: index)
+        }
+        return list
     }
 
     @Test("tasks cover every byte of every file exactly once", arguments: [1, 100, 4096, 1 << 20])
@@ -55,10 +66,13 @@ struct TuningTests {
         var covered: [String: [Range<Int>]] = [:]
         var ids = Set<Int>()
         while !source.isExhausted {
-            let task = source.next(chunkBytes: chunk)
+            let task = source.task(for: source.next(chunkBytes: chunk))
             #expect(ids.insert(task.id).inserted)
             #expect(!task.splits.isEmpty)
-            for split in task.splits { covered[split.path, default: []].append(split.start..<split.end) }
+            for split in task.splits {
+                covered[split.displayName, default: []].append(split.start..<split.end)
+                #expect(split.modified == Int(split.displayName.dropFirst(2))!)
+            }
         }
         #expect(source.remainingBytes == 0)
         for (index, size) in sizes.enumerated() where size > 0 {
@@ -76,7 +90,7 @@ struct TuningTests {
     @Test("small files are grouped into one task, a big file is cut into several")
     func grouping() {
         var source = MapTaskSource(files: self.files(Array(repeating: 1000, count: 50)))
-        #expect(source.next(chunkBytes: 64_000).splits.count == 50)
+        #expect(source.next(chunkBytes: 64_000).splitCount == 50)
         var big = MapTaskSource(files: self.files([10_000_000]))
         var tasks = 0
         while !big.isExhausted {

@@ -33,6 +33,10 @@ public struct MapReduceEngine: Sendable {
         public var workers: Int
         /// Input bytes per map task.
         public var mapChunkSize: ChunkSize
+        /// The fewest input bytes a map task gets, whatever ``mapChunkSize`` says: a task costs a round
+        /// trip to a worker, so `.fixed(1)` must not make a million tasks of a megabyte. The default is
+        /// ``defaultMinimumMapChunk``; tests of how records are cut at task boundaries lower it.
+        public var minimumMapChunk: Int
         /// Keys per reduce task.
         public var reduceChunkSize: ChunkSize
         /// Reduce partitions; nil picks 16 per worker, at least 64.
@@ -61,6 +65,7 @@ public struct MapReduceEngine: Sendable {
             workers: Int? = nil,
             mapChunkSize: ChunkSize = .auto,
             reduceChunkSize: ChunkSize = .auto,
+            minimumMapChunk: Int = MapReduceEngine.defaultMinimumMapChunk,
             partitions: Int? = nil,
             workerMemoryBudget: Int = 24 << 20,
             maxTaskAttempts: Int = 3,
@@ -74,6 +79,7 @@ public struct MapReduceEngine: Sendable {
             self.workers = execution == .inProcess ? 1 : (workers ?? MapReduceEngine.onlineCores)
             self.mapChunkSize = mapChunkSize
             self.reduceChunkSize = reduceChunkSize
+            self.minimumMapChunk = minimumMapChunk
             self.partitions = partitions
             self.workerMemoryBudget = workerMemoryBudget
             self.maxTaskAttempts = maxTaskAttempts
@@ -92,6 +98,10 @@ public struct MapReduceEngine: Sendable {
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
     }
+
+    /// The floor on input bytes per map task, 64 KiB: at a few hundred MB/s a task of that size takes
+    /// a few hundred microseconds, several times what handing it to a worker costs.
+    public static let defaultMinimumMapChunk = 64 << 10
 
     /// Cores this process may run on.
     public static var onlineCores: Int {
@@ -174,7 +184,8 @@ public struct MapReduceEngine: Sendable {
             )
         }
         if configuration.execution == .workerProcesses { try Self.reserveDescriptors(workers: configuration.workers) }
-        let entries = try InputResolver.resolve(inputs)
+        let logger = configuration.logger
+        let resolved = try InputResolver.resolve(inputs) { logger.warning("\($0)") }
         let workDirectory = try self.makeWorkDirectory()
         EmergencyCleanup.shared.add(directory: workDirectory)
         defer {
@@ -182,29 +193,26 @@ public struct MapReduceEngine: Sendable {
             EmergencyCleanup.shared.remove(directory: workDirectory)
         }
 
-        var files: [InputFile] = []
+        var files = resolved.files
         var spoolBudget = configuration.spoolLimit ?? Self.defaultSpoolLimit(directory: workDirectory)
-        for (index, entry) in entries.enumerated() {
-            switch entry {
-            case .file(let file):
-                files.append(file)
-            case .stream(let path, let displayName):
-                let spool = "\(workDirectory)/input-\(index)"
-                let size = try InputResolver.spool(
-                    path: path,
-                    displayName: displayName,
-                    to: spool,
-                    limit: spoolBudget,
-                    totalLimit: configuration.spoolLimit ?? spoolBudget
-                )
-                spoolBudget -= size
-                files.append(InputFile(path: spool, displayName: displayName, size: size))
-            }
+        for (index, stream) in resolved.streams.enumerated() {
+            let spool = "\(workDirectory)/input-\(index)"
+            let size = try InputResolver.spool(
+                path: stream.path,
+                displayName: stream.displayName,
+                to: spool,
+                limit: spoolBudget,
+                totalLimit: configuration.spoolLimit ?? spoolBudget
+            )
+            spoolBudget -= size
+            let modified = Syscall.modificationTime(try Syscall.stat(spool))
+            files.append(path: spool.utf8, size: size, modified: modified, displayName: stream.displayName)
             try Task.checkCancellation(or: MapReduceError(.cancelled, "cancelled"))
         }
 
         let partitions = max(1, configuration.partitions ?? max(64, configuration.workers * 16))
-        let totalBytes = files.reduce(0) { $0 + $1.size }
+        let totalBytes = files.totalBytes
+        let mapChunkSize = configuration.mapChunkSize.atLeast(configuration.minimumMapChunk)
         let machine = SchedulerStateMachine(
             configuration: .init(
                 reduceChunkSize: configuration.reduceChunkSize,
@@ -214,7 +222,7 @@ public struct MapReduceEngine: Sendable {
             ),
             inputs: files,
             tuner: MapChunkTuner(
-                setting: configuration.mapChunkSize,
+                setting: mapChunkSize,
                 slots: configuration.workers,
                 totalBytes: totalBytes
             )
@@ -261,7 +269,7 @@ public struct MapReduceEngine: Sendable {
             Self.statistics(
                 machine: machine,
                 jobName: J.name,
-                setting: configuration.mapChunkSize,
+                setting: mapChunkSize,
                 started: started,
                 mapEnded: mapEnded,
                 reduceEnded: reduceEnded,

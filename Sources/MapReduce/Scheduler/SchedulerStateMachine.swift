@@ -50,7 +50,7 @@ package struct SchedulerStateMachine {
     }
 
     enum Running {
-        case map(MapTask)
+        case map(MapTaskPlan)
         case flush
         case reduce(ReduceTask)
     }
@@ -60,9 +60,9 @@ package struct SchedulerStateMachine {
     package private(set) var failure: MapReduceError?
     var source: MapTaskSource
     package private(set) var tuner: MapChunkTuner
-    var requeuedMaps: [MapTask] = []
+    var requeuedMaps: [MapTaskPlan] = []
     var running: [SlotID: Running] = [:]
-    var uncommitted: [SlotID: [MapTask]] = [:]
+    var uncommitted: [SlotID: [MapTaskPlan]] = [:]
     var deaths: [Int: Int] = [:]
     var reduceDeaths: [Int: Int] = [:]
     package private(set) var spills: [Spill] = []
@@ -72,13 +72,13 @@ package struct SchedulerStateMachine {
     package private(set) var statistics: SchedulerStatistics
     package private(set) var mapPhaseEndedAt: Int?
 
-    package init(configuration: Configuration, inputs: [InputFile], tuner: MapChunkTuner) {
+    package init(configuration: Configuration, inputs: InputList, tuner: MapChunkTuner) {
         self.configuration = configuration
         self.source = MapTaskSource(files: inputs)
         self.tuner = tuner
         self.statistics = SchedulerStatistics(slots: configuration.slots)
-        self.statistics.inputBytes = inputs.reduce(0) { $0 + $1.size }
-        self.statistics.inputFiles = inputs.count
+        self.statistics.inputBytes = inputs.totalBytes
+        self.statistics.inputFiles = inputs.fileCount
         self.checkMapPhaseComplete()
     }
 
@@ -97,16 +97,16 @@ package struct SchedulerStateMachine {
             return .stop
         case .mapping:
             if !self.requeuedMaps.isEmpty {
-                let task = self.requeuedMaps.removeFirst()
-                self.running[slot] = .map(task)
-                return .map(task)
+                let plan = self.requeuedMaps.removeFirst()
+                self.running[slot] = .map(plan)
+                return .map(self.source.task(for: plan))
             }
             if !self.source.isExhausted {
                 let chunk = self.tuner.nextChunk(remaining: self.source.remainingBytes)
-                let task = self.source.next(chunkBytes: chunk)
-                self.running[slot] = .map(task)
+                let plan = self.source.next(chunkBytes: chunk)
+                self.running[slot] = .map(plan)
                 self.statistics.mapTasks += 1
-                return .map(task)
+                return .map(self.source.task(for: plan))
             }
             if !(self.uncommitted[slot] ?? []).isEmpty {
                 self.running[slot] = .flush
@@ -185,10 +185,10 @@ package struct SchedulerStateMachine {
         self.statistics.recordDeath(slot: slot.index)
         let lost = self.uncommitted.removeValue(forKey: slot) ?? []
         switch self.running.removeValue(forKey: slot) {
-        case .map(let task) where task.splits.count > 1:
+        case .map(let task) where task.splitCount > 1:
             // Which of the inputs killed the worker is not known: run them one by one, so that a poison
             // input is found and named, and the others are not lost with it.
-            for split in task.splits { self.requeue(self.source.makeTask(splits: [split])) }
+            for plan in self.source.splitOneByOne(task) { self.requeue(plan) }
         case .map(let task):
             let count = self.deaths[task.id, default: 0] + 1
             self.deaths[task.id] = count
@@ -197,7 +197,7 @@ package struct SchedulerStateMachine {
                     MapReduceError(
                         .poisonTask,
                         "a map task killed \(count) workers in a row (last: \(reason)); giving up",
-                        input: task.firstInput
+                        input: self.source.firstInput(of: task)
                     )
                 )
                 return
@@ -225,7 +225,7 @@ package struct SchedulerStateMachine {
 
     /// The map task `slot` is running, if it is running one.
     package func runningMapTask(on slot: SlotID) -> MapTask? {
-        if case .map(let task) = self.running[slot] { return task }
+        if case .map(let plan) = self.running[slot] { return self.source.task(for: plan) }
         return nil
     }
 
@@ -238,7 +238,7 @@ package struct SchedulerStateMachine {
 
     // MARK: - Internals
 
-    mutating func requeue(_ task: MapTask) {
+    mutating func requeue(_ task: MapTaskPlan) {
         self.statistics.retries += 1
         self.requeuedMaps.append(task)
     }

@@ -33,6 +33,14 @@ public enum ChunkSize: Sendable, Hashable, CustomStringConvertible {
         self = .fixed(product)
     }
 
+    /// A fixed size raised to `minimum` if it is below it; `auto` as it is.
+    package func atLeast(_ minimum: Int) -> Self {
+        switch self {
+        case .auto: .auto
+        case .fixed(let size): .fixed(max(size, minimum))
+        }
+    }
+
     public var description: String {
         switch self {
         case .auto: "auto"

@@ -4,43 +4,65 @@
 /// A byte range of one input file, to be mapped.
 @usableFromInline
 package struct InputSplit: MessagePart, Equatable {
-    /// Where the worker opens the file.
-    @usableFromInline package var path: String
-    /// How errors name the file.
-    @usableFromInline package var displayName: String
+    /// Where the worker opens the file: bytes, as Linux paths need not be UTF-8.
+    @usableFromInline package var path: [UInt8]
+    /// How errors name the file when not by its path (standard input's spool file is `<stdin>`).
+    @usableFromInline package var explicitDisplayName: String?
     /// The file's size when the job started; a different size later means the file changed.
     @usableFromInline package var fileSize: Int
+    /// The file's modification time when the job started, in nanoseconds since the epoch.
+    @usableFromInline package var modified: Int
     /// The range; the worker moves both ends forward to line starts.
     @usableFromInline package var start: Int
     @usableFromInline package var end: Int
 
-    @usableFromInline package init(path: String, displayName: String, fileSize: Int, start: Int, end: Int) {
+    @usableFromInline package init(
+        path: [UInt8],
+        displayName: String? = nil,
+        fileSize: Int,
+        modified: Int = 0,
+        start: Int,
+        end: Int
+    ) {
         self.path = path
-        self.displayName = displayName
+        self.explicitDisplayName = displayName
         self.fileSize = fileSize
+        self.modified = modified
         self.start = start
         self.end = end
     }
 
+    /// How errors name the file: its display name, or its path with invalid UTF-8 escaped.
+    @usableFromInline package var displayName: String {
+        self.explicitDisplayName ?? PathName.display(self.path)
+    }
+
     @usableFromInline package var byteCount: Int { self.end - self.start }
 
-    /// Two length prefixes and three integers.
-    @usableFromInline package static var minimumEncodedSize: Int { 5 }
+    /// Two length prefixes, three varints and a fixed-width time.
+    @usableFromInline package static var minimumEncodedSize: Int { 13 }
 
     package func encode(into writer: inout WireWriter) {
-        writer.writeLengthPrefixed(self.path)
-        writer.writeLengthPrefixed(self.displayName)
+        self.path.withUnsafeBytes { writer.writeLengthPrefixed($0) }
+        // An empty display name stands for "the path".
+        writer.writeLengthPrefixed(self.explicitDisplayName ?? "")
         writer.writeVarint(self.fileSize)
+        writer.writeFixed(UInt64(bitPattern: Int64(self.modified)))
         writer.writeVarint(self.start)
         writer.writeVarint(self.end)
     }
 
     @usableFromInline package init(decoding reader: inout WireReader) throws {
-        self.path = try reader.readLengthPrefixedString()
-        self.displayName = try reader.readLengthPrefixedString()
+        self.path = Array(try reader.readLengthPrefixedBytes())
+        let displayName = try reader.readLengthPrefixedString()
+        self.explicitDisplayName = displayName.isEmpty ? nil : displayName
         self.fileSize = try reader.readCount()
+        self.modified = Int(Int64(bitPattern: try reader.readFixed()))
         self.start = try reader.readCount()
         self.end = try reader.readCount()
+        guard !self.path.isEmpty, !self.path.contains(0) else {
+            throw MapReduceError(.protocolViolation, "an input split has an empty path or one with a NUL byte")
+        }
         guard self.start <= self.end, self.end <= self.fileSize else {
             throw MapReduceError(.protocolViolation, "an input split has the range \(self.start)..<\(self.end)")
         }

@@ -18,7 +18,7 @@ package enum MessageKind {
 }
 
 /// The version of the worker protocol; both ends must agree.
-package let workerProtocolVersion = 2
+package let workerProtocolVersion = 3
 
 /// A piece of a message that delimits itself, so that several can stand in a row.
 package protocol MessagePart: Sendable {

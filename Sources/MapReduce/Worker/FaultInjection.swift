@@ -4,7 +4,8 @@
 ///   `NAME` (a poison input: the job must fail after the allowed attempts).
 /// - `kill-once-on-map=NAME@MARKER`: the same, but only if the file `MARKER` does not exist yet; the worker
 ///   creates it first, so exactly one worker dies and the job must still produce the right output.
-///
+/// - `grow-on-map=NAME`: a worker appends a line to an input whose name contains `NAME` as it starts
+///   mapping it, as a writer that keeps appending to a log would (the job must notice and fail).
 /// - `crash-on-map=NAME`: a worker dies of SIGSEGV whenever it starts mapping such an input (a crash, as
 ///   a bug in a job's code would cause).
 /// - `truncate-on-map=NAME`: a worker empties such an input after mapping it into memory and before
@@ -18,6 +19,7 @@ enum FaultInjection {
         case killOnceOnMap(name: String, marker: String)
         case crashOnMap(name: String)
         case truncateOnMap(name: String)
+        case growOnMap(name: String)
     }
 
     static let rule: Rule? = {
@@ -31,6 +33,9 @@ enum FaultInjection {
         if spec.hasPrefix("truncate-on-map=") {
             return .truncateOnMap(name: String(spec.dropFirst("truncate-on-map=".count)))
         }
+        if spec.hasPrefix("grow-on-map=") {
+            return .growOnMap(name: String(spec.dropFirst("grow-on-map=".count)))
+        }
         if spec.hasPrefix("kill-once-on-map=") {
             let rest = spec.dropFirst("kill-once-on-map=".count)
             guard let at = rest.firstIndex(of: "@") else { return nil }
@@ -40,19 +45,24 @@ enum FaultInjection {
     }()
 
     @usableFromInline
-    static func beforeMapping(_ inputName: String, path: String) {
+    static func beforeMapping(_ inputName: String, path: [UInt8]) {
         guard let rule else { return }
         switch rule {
         case .crashOnMap(let name):
             // raise, not kill: the signal must hit this thread now, not whichever thread takes it later.
             if inputName.contains(name) { Syscall.raise(Signal.segmentationFault) }
         case .truncateOnMap(let name):
-            if inputName.contains(name) { Syscall.truncate(path) }
+            if inputName.contains(name) { Syscall.truncate(path: path) }
         case .killOnMap(let name):
             if inputName.contains(name) { Syscall.kill(Syscall.processID, Signal.kill) }
         case .killOnceOnMap(let name, let marker):
             guard inputName.contains(name) else { return }
             if Syscall.createExclusively(marker) { Syscall.kill(Syscall.processID, Signal.kill) }
+        case .growOnMap(let name):
+            guard inputName.contains(name), let fd = try? Syscall.openForAppending(path: path) else { return }
+            defer { Syscall.close(fd) }
+            let line: [UInt8] = Array("appended while the job ran\n".utf8)
+            _ = line.withUnsafeBytes { try? Syscall.writeFully(fd, $0) }
         }
     }
 }

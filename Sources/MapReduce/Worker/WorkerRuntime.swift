@@ -123,6 +123,8 @@ final class WorkerRuntime<J: MapReduceJob> {
                     underlying: error
                 )
             }
+            // What was read must be what the job started with: check again now the split is read.
+            try file.checkUnchanged()
             bytes += end - start
         }
         self.emitter.drain()
@@ -158,9 +160,12 @@ final class WorkerRuntime<J: MapReduceJob> {
 
     @inlinable
     func mappedFile(for split: InputSplit) throws -> MappedFile {
-        if let file = self.currentFile, file.path == split.path { return file }
+        if let file = self.currentFile, file.inputPath == split.path {
+            try file.checkUnchanged()
+            return file
+        }
         self.currentFile = nil
-        let file = try MappedFile(path: split.path, displayName: split.displayName, expectedSize: split.fileSize)
+        let file = try MappedFile(input: split)
         self.currentFile = file
         return file
     }
