@@ -79,7 +79,7 @@ test-asan: deps
 
 test-tsan: deps
 	$(SWIFT) build -c $(SANITIZE_CONFIGURATION) --build-tests --sanitize=thread --scratch-path .build-tsan
-	SWIFT_BACKTRACE=enable=no \
+	SWIFT_BACKTRACE=enable=no TSAN_OPTIONS=suppressions=$(CURDIR)/Scripts/tsan-suppressions.txt \
 	MAPREDUCE_BINARY="$(CURDIR)/.build-tsan/$(SANITIZE_CONFIGURATION)/mapreduce" \
 		$(SWIFT) test -c $(SANITIZE_CONFIGURATION) --skip-build --sanitize=thread --scratch-path .build-tsan
 
