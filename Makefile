@@ -9,7 +9,11 @@ APT_PACKAGES = $(if $(wildcard /usr/include/lz4frame.h),,liblz4-dev) \
                $(if $(shell command -v pkg-config),,pkg-config) \
                $(if $(shell command -v python3),,python3)
 
-.PHONY: all deps build wordcount test lint bench clean
+FUZZ_SECONDS ?= 120
+FUZZ_TARGETS ?= FuzzFrames FuzzRecords FuzzLZ4 FuzzWordCount
+SANITIZE_CONFIGURATION ?= release
+
+.PHONY: all deps build wordcount test lint bench fuzz test-sanitize test-asan test-tsan clean
 
 all: build
 
@@ -40,5 +44,44 @@ lint:
 bench: build
 	$(MAKE) -C Benchmarks bench
 
+# libFuzzer (with AddressSanitizer) on the frame decoder, the record codec, the LZ4 batch decoder and
+# word count's tokenizer: each target runs FUZZ_SECONDS seconds from its seeds in Fuzz/Corpus/<target>
+# plus what earlier runs found (.build-fuzz/corpus/<target>); a failing input lands in
+# .build-fuzz/crashes/. Prints each target's number of executions. Not part of CI.
+fuzz: deps
+	@ls "$$(dirname "$$(readlink -f "$$(command -v $(SWIFT))")")"/../lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1 \
+		|| { echo "this Swift toolchain has no libclang_rt.fuzzer: install a swift.org toolchain"; exit 1; }
+	$(SWIFT) build --package-path Fuzz --scratch-path .build-fuzz -c release --sanitize=fuzzer --sanitize=address
+	@mkdir -p .build-fuzz/crashes; failed=""; summary=""; \
+	for target in $(FUZZ_TARGETS); do \
+		mkdir -p .build-fuzz/corpus/$$target; \
+		echo "== $$target: $(FUZZ_SECONDS) s"; \
+		SWIFT_BACKTRACE=enable=no .build-fuzz/release/$$target -max_total_time=$(FUZZ_SECONDS) -timeout=30 \
+			-print_final_stats=1 -artifact_prefix=.build-fuzz/crashes/$$target- \
+			.build-fuzz/corpus/$$target Fuzz/Corpus/$$target > .build-fuzz/$$target.log 2>&1 || failed="$$failed $$target"; \
+		grep -E "^(INFO: seed corpus|Done [0-9]+ runs|fuzz check failed|==[0-9]+==ERROR|SUMMARY)" .build-fuzz/$$target.log | tail -n 5; \
+		runs=$$(sed -n 's/^stat::number_of_executed_units: *//p' .build-fuzz/$$target.log); \
+		summary="$$summary$$target: $${runs:-?} executions in $(FUZZ_SECONDS) s\n"; \
+	done; \
+	printf "\n$$summary"; \
+	if [ -n "$$failed" ]; then echo "failed:$$failed (inputs in .build-fuzz/crashes, logs in .build-fuzz/<target>.log)"; exit 1; fi
+
+# The test suite under AddressSanitizer, then under ThreadSanitizer, each build in its own scratch path,
+# with the end-to-end tests running the sanitized mapreduce of the same build. Not part of CI.
+# SWIFT_BACKTRACE=enable=no: under a sanitizer, Swift's backtracer was seen hanging on a crash.
+test-sanitize: test-asan test-tsan
+
+test-asan: deps
+	$(SWIFT) build -c $(SANITIZE_CONFIGURATION) --build-tests --sanitize=address --scratch-path .build-asan
+	SWIFT_BACKTRACE=enable=no LSAN_OPTIONS=suppressions=$(CURDIR)/Scripts/lsan-suppressions.txt \
+	MAPREDUCE_BINARY="$(CURDIR)/.build-asan/$(SANITIZE_CONFIGURATION)/mapreduce" \
+		$(SWIFT) test -c $(SANITIZE_CONFIGURATION) --skip-build --sanitize=address --scratch-path .build-asan
+
+test-tsan: deps
+	$(SWIFT) build -c $(SANITIZE_CONFIGURATION) --build-tests --sanitize=thread --scratch-path .build-tsan
+	SWIFT_BACKTRACE=enable=no TSAN_OPTIONS=suppressions=$(CURDIR)/Scripts/tsan-suppressions.txt \
+	MAPREDUCE_BINARY="$(CURDIR)/.build-tsan/$(SANITIZE_CONFIGURATION)/mapreduce" \
+		$(SWIFT) test -c $(SANITIZE_CONFIGURATION) --skip-build --sanitize=thread --scratch-path .build-tsan
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz .build-asan .build-tsan

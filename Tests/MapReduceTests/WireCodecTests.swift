@@ -115,6 +115,36 @@ struct WireCodecTests {
                 _ = try reader.readVarint()
             }
         }
+
+    }
+
+    /// Found by `make fuzz` (FuzzRecords): a record whose value length was nine 0x80 bytes and 0x02
+    /// read as length 0, the bit past 64 dropped, where a segment reader must refuse it.
+    @Test("a varint wider than 64 bits is an error, not a truncation")
+    func varintOverflow() throws {
+        let tooWide: [UInt8] = Array(repeating: 0x80, count: 9) + [0x02]
+        #expect(throws: MapReduceError.self) {
+            try tooWide.withUnsafeBytes { raw in
+                var reader = WireReader(raw)
+                _ = try reader.readVarint()
+            }
+        }
+        let widest: [UInt8] = Array(repeating: 0xFF, count: 9) + [0x01]
+        let value = try widest.withUnsafeBytes { raw in
+            var reader = WireReader(raw)
+            return try reader.readVarint()
+        }
+        #expect(value == .max)
+        let record: [UInt8] = [0x02, 0x00, 0x80] + tooWide + [0x00, 0x00]
+        #expect(throws: MapReduceError.self) {
+            try record.withUnsafeBytes { raw in
+                var reader = WireReader(raw)
+                while !reader.isAtEnd {
+                    _ = try reader.readLengthPrefixedBytes()
+                    _ = try reader.readLengthPrefixedBytes()
+                }
+            }
+        }
     }
 }
 

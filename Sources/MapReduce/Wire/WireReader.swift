@@ -40,6 +40,8 @@ public struct WireReader {
             guard self.position < self.buffer.count, shift < 64 else { throw Self.truncated("a varint") }
             let byte = self.buffer[self.position]
             self.position += 1
+            // The tenth byte holds bit 63 alone: anything more would be cut off, not read.
+            guard shift < 63 || byte <= 1 else { throw Self.truncated("a varint") }
             result |= UInt64(byte & 0x7f) << shift
             if byte < 0x80 { return result }
             shift += 7
