@@ -65,7 +65,7 @@ struct EngineOptions: ParsableArguments {
         }
     }
 
-    func engineConfiguration() throws -> MapReduceEngine.Configuration {
+    func engineConfiguration() -> MapReduceEngine.Configuration {
         var logger = Logger(label: "mapreduce") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = self.verbose ? .debug : (self.quiet ? .error : .warning)
         return MapReduceEngine.Configuration(

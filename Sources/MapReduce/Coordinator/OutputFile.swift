@@ -65,7 +65,11 @@ public final class OutputFile {
             throw MapReduceError(.io, "cannot open the \(role): \(describeError(error))", input: destination)
         }
         let fd: CInt
-        self.isStandardOutput = target == .descriptor(STDOUT_FILENO, name: "")
+        if case .descriptor(STDOUT_FILENO, _) = target {
+            self.isStandardOutput = true
+        } else {
+            self.isStandardOutput = false
+        }
         switch target {
         case .descriptor(let inherited, let name):
             do {
@@ -227,7 +231,7 @@ public final class OutputFile {
 }
 
 /// What an output path names, once its links are followed.
-enum OutputTarget: Equatable {
+enum OutputTarget {
     /// A descriptor this process already has: `-`, `/dev/stdout`, `/dev/fd/N`, `/proc/self/fd/N`.
     /// Reopening those would start at offset 0 of a redirected file, or fail for a pipe.
     case descriptor(CInt, name: String)
@@ -235,15 +239,6 @@ enum OutputTarget: Equatable {
     case special(String)
     /// A regular file to replace (with its status), or a new one.
     case regular(String, existing: stat?)
-
-    static func == (lhs: OutputTarget, rhs: OutputTarget) -> Bool {
-        switch (lhs, rhs) {
-        case (.descriptor(let a, _), .descriptor(let b, _)): a == b
-        case (.special(let a), .special(let b)): a == b
-        case (.regular(let a, let x), .regular(let b, let y)): a == b && (x == nil) == (y == nil)
-        default: false
-        }
-    }
 
     /// Follows `path`'s links (at most 40, as the kernel does) to what it finally names.
     static func resolve(_ path: String) throws -> OutputTarget {
