@@ -314,6 +314,20 @@ enum Syscall {
         return UInt64(limit.rlim_cur)
     }
 
+    /// Raises the soft limit on this user's processes and threads to the hard limit, as far as allowed;
+    /// returns the soft limit now in force, or nil when it does not apply (unlimited, or root).
+    static func raiseProcessLimit() -> UInt64? {
+        guard geteuid() != 0 else { return nil }
+        var limit = rlimit()
+        guard getrlimit(Int32(__RLIMIT_NPROC.rawValue), &limit) == 0 else { return nil }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(__RLIMIT_NPROC.rawValue), &raised) == 0 { limit = raised }
+        }
+        return limit.rlim_cur == rlim_t.max ? nil : UInt64(limit.rlim_cur)
+    }
+
     /// How many descriptors this process has open (an estimate if `/proc` cannot be read).
     static var openDescriptorCount: Int {
         (try? listDirectory("/proc/self/fd").count).map { max(0, $0 - 1) } ?? 16

@@ -322,6 +322,37 @@ struct HostileInputTests {
         #expect(Files.list(temporary).isEmpty, "temporary files left: \(Files.list(temporary))")
     }
 
+    /// Whether `nobody` can run the binary here (root, setpriv, and a build folder others may read).
+    static let canRunAsNobody: Bool = {
+        guard isRoot, Files.exists("/usr/bin/setpriv") else { return false }
+        let probe = try? ChildProcess.run(
+            "/usr/bin/setpriv",
+            ["--reuid=65534", "--regid=65534", "--clear-groups", TestEnvironment.binary, "--version"]
+        )
+        return probe?.status == 0
+    }()
+
+    @Test("a process limit too small for the workers is one clear line, not a trap", .enabled(if: canRunAsNobody))
+    func processLimit() throws {
+        let scratch = try TemporaryDirectory("nproc-limit")
+        defer { scratch.remove() }
+        let temporary = try Self.temporaryDirectory(in: scratch)
+        chmod(scratch.path, 0o755)
+        chmod(temporary, 0o1777)
+        try scratch.write("input.txt", "words for a user with few processes\n")
+        chmod(scratch.file("input.txt"), 0o644)
+        // The limit counts this user's processes and threads; root is exempt, so run as nobody.
+        let result = try self.shell(
+            "exec /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups bash -c "
+                + "'ulimit -u 8 && exec \"$MR\" wordcount --workers 2 \(scratch.file("input.txt"))'",
+            environment: ["TMPDIR": temporary]
+        )
+        #expect(result.status == 1, "\(result)")
+        self.expectOneLine(result)
+        #expect(result.stderr.contains("too few processes allowed"), "\(result)")
+        #expect(Files.list(temporary).isEmpty, "temporary files left: \(Files.list(temporary))")
+    }
+
     // MARK: - Workers that crash
 
     @Test("a worker that crashes prints no backtrace: the job fails with one line")

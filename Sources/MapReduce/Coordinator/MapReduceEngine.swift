@@ -183,7 +183,10 @@ public struct MapReduceEngine: Sendable {
                     + "WorkerProcess.run(registry:) first when its first argument is '\(WorkerProcess.argument)'"
             )
         }
-        if configuration.execution == .workerProcesses { try Self.reserveDescriptors(workers: configuration.workers) }
+        if configuration.execution == .workerProcesses {
+            try Self.reserveDescriptors(workers: configuration.workers)
+            try Self.reserveProcesses(workers: configuration.workers)
+        }
         let logger = configuration.logger
         let resolved = try InputResolver.resolve(inputs) { logger.warning("\($0)") }
         let workDirectory = try self.makeWorkDirectory()
@@ -374,6 +377,23 @@ public struct MapReduceEngine: Sendable {
                 .systemResources,
                 "too few file descriptors: the limit (ulimit -n) is \(limit), and \(workers) workers need about "
                     + "\(needed); raise the limit or use fewer workers"
+            )
+        }
+    }
+
+    /// Raises the soft limit on this user's processes and threads (`ulimit -u`) to the hard one and
+    /// checks that the job's threads and workers fit under it: the event loops and the task pool
+    /// (a few per core) and two threads per worker. Past it, thread creation fails inside the
+    /// networking library, which stops the program with a trap. Other processes of the same user count
+    /// against the limit too, so this catches limits that are too small for any job, not all.
+    static func reserveProcesses(workers: Int) throws {
+        guard let limit = Syscall.raiseProcessLimit() else { return }
+        let needed = 2 * onlineCores + 2 * workers + 4
+        guard limit >= UInt64(needed) else {
+            throw MapReduceError(
+                .systemResources,
+                "too few processes allowed: the limit (ulimit -u) is \(limit), and \(workers) workers need at "
+                    + "least \(needed) threads and processes; raise the limit or use fewer workers"
             )
         }
     }
