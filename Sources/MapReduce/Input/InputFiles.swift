@@ -369,20 +369,40 @@ enum InputCheck {
             }
             defer { Syscall.close(fd) }
             guard let (size, modified) = try? Syscall.sizeAndModificationTime(fd) else { continue }
-            if size != split.fileSize {
-                return MapReduceError(
-                    .badInput,
-                    "changed while the job ran (it had \(split.fileSize) bytes, now \(size))",
-                    input: split.displayName
-                )
-            }
-            if modified != split.modified {
-                return MapReduceError(
-                    .badInput,
-                    "changed while the job ran (it was modified after the job started)",
-                    input: split.displayName
-                )
-            }
+            let change = InputChange(
+                expectedSize: split.fileSize,
+                size: size,
+                expectedModification: split.modified,
+                modification: modified
+            )
+            if let error = change.error(input: split.displayName) { return error }
+        }
+        return nil
+    }
+}
+
+/// An input's size and modification time, as recorded when the job started and as found now.
+struct InputChange {
+    var expectedSize: Int
+    var size: Int
+    var expectedModification: Int
+    var modification: Int
+
+    /// The "changed while the job ran" error, or nil if the file is as it was.
+    func error(input: String) -> MapReduceError? {
+        if self.size != self.expectedSize {
+            return MapReduceError(
+                .badInput,
+                "changed while the job ran (it had \(self.expectedSize) bytes, now \(self.size))",
+                input: input
+            )
+        }
+        if self.modification != self.expectedModification {
+            return MapReduceError(
+                .badInput,
+                "changed while the job ran (it was modified after the job started)",
+                input: input
+            )
         }
         return nil
     }

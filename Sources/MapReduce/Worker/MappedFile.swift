@@ -94,20 +94,13 @@ final class MappedFile {
         } catch {
             throw MapReduceError(.badInput, "cannot stat: \(error.message)", input: self.displayName)
         }
-        if size != self.expectedSize {
-            throw MapReduceError(
-                .badInput,
-                "changed while the job ran (it had \(self.expectedSize) bytes, now \(size))",
-                input: self.displayName
-            )
-        }
-        if modified != self.expectedModification {
-            throw MapReduceError(
-                .badInput,
-                "changed while the job ran (it was modified after the job started)",
-                input: self.displayName
-            )
-        }
+        let change = InputChange(
+            expectedSize: self.expectedSize,
+            size: size,
+            expectedModification: self.expectedModification,
+            modification: modified
+        )
+        if let error = change.error(input: self.displayName) { throw error }
     }
 
     /// Asks the kernel to read a range ahead of use.
