@@ -7,7 +7,7 @@ struct LocalWorker: Sendable {
     let processID: Int32
     let channel: NIOAsyncChannel<Frame, Frame>
 
-    /// Spawns a worker and wraps its socket; the handshake happens in ``serve(slot:hello:scheduler:logger:)``.
+    /// Spawns a worker and wraps its socket; the handshake happens in ``withTransport(hello:_:)``.
     static func start(executable: String, arguments: [String]) async throws -> LocalWorker {
         let (mine, theirs): (CInt, CInt)
         do {
@@ -48,86 +48,94 @@ struct LocalWorker: Sendable {
         }
     }
 
-    /// Greets the worker, then runs the scheduler's assignments on it until told to stop.
-    /// - Throws: ``WorkerLost`` when the worker dies or breaks the protocol; the caller replaces it.
-    func serve(slot: SlotID, hello: WorkerHello, scheduler: Scheduler, logger: Logger) async throws {
+    /// Greets the worker, then hands its transport to `body`; the socket is closed when `body` returns.
+    /// - Throws: ``SlotLoss`` when the worker dies or breaks the protocol; the caller replaces it. The
+    ///   worker's own refusal of the job (an unknown job, say) is thrown as the ``MapReduceError`` it sent.
+    func withTransport<R>(
+        hello: WorkerHello,
+        _ body: (inout Transport) async throws -> R
+    ) async throws -> R {
         try await self.channel.executeThenClose { inbound, outbound in
-            var frames = inbound.makeAsyncIterator()
-            func receive(_ waitingFor: String, greeted: Bool = true) async throws -> WorkerMessage {
-                let frame: Frame?
-                do {
-                    frame = try await frames.next()
-                } catch {
-                    throw WorkerLost(
-                        reason: "its connection failed while \(waitingFor): \(error)",
-                        beforeHandshake: !greeted
-                    )
-                }
-                guard let frame else {
-                    throw WorkerLost(reason: "it went away while \(waitingFor)", beforeHandshake: !greeted)
-                }
-                do {
-                    return try WorkerMessage(frame: frame)
-                } catch {
-                    throw WorkerLost(
-                        reason: "it sent a malformed message while \(waitingFor): \(error)",
-                        beforeHandshake: !greeted
-                    )
-                }
-            }
-            func send(_ message: CoordinatorMessage, greeted: Bool = true) async throws {
-                do {
-                    try await outbound.write(message.frame)
-                } catch {
-                    throw WorkerLost(reason: "cannot send it a task: \(error)", beforeHandshake: !greeted)
-                }
-            }
+            var transport = Transport(frames: inbound.makeAsyncIterator(), outbound: outbound)
+            try await transport.greet(hello)
+            return try await body(&transport)
+        }
+    }
 
-            try await send(.hello(hello), greeted: false)
-            switch try await receive("starting", greeted: false) {
+    /// The socket of a greeted worker, as a ``SlotTransport``.
+    struct Transport: SlotTransport {
+        var frames: NIOAsyncChannelInboundStream<Frame>.AsyncIterator
+        let outbound: NIOAsyncChannelOutboundWriter<Frame>
+        /// What the worker is doing, oldest first, for loss messages.
+        var activities: [String] = []
+        var greeted = false
+
+        var depth: Int { 1 }
+
+        mutating func greet(_ hello: WorkerHello) async throws {
+            try await self.write(CoordinatorMessage.hello(hello).frame)
+            switch try await self.read("starting") {
             case .ready(let version, _) where version == workerProtocolVersion:
-                break
+                self.greeted = true
             case .taskFailed(let failure):
                 throw failure.error
             default:
-                throw MapReduceError(.protocolViolation, "the worker process did not answer its hello as expected")
+                throw SlotLoss(.protocolViolation, "the worker process did not answer its hello as expected")
             }
-            logger.debug("worker ready", metadata: ["slot": "\(slot.index)", "pid": "\(self.processID)"])
+        }
 
-            while true {
-                let assignment = await scheduler.next(for: slot)
-                let request: CoordinatorMessage
-                let doing: String
-                switch assignment {
-                case .stop:
-                    try? await outbound.write(CoordinatorMessage.shutdown.frame)
-                    return
-                case .map(let task):
-                    request = .map(task)
-                    doing = "mapping \(task.firstInput)"
-                case .flush:
-                    request = .flush
-                    doing = "writing its map output"
-                case .reduce(let task):
-                    request = .reduce(task)
-                    doing = "reducing partitions \(task.partitions)"
-                }
-                try await send(request)
-                let reply = try await receive(doing)
-                do {
-                    try scheduler.update { try $0.apply(reply, from: slot) }
-                } catch {
-                    throw WorkerLost(reason: "its reply broke the protocol while \(doing): \(error)")
-                }
+        mutating func send(_ assignment: SlotAssignment) async throws(SlotLoss) {
+            guard let message = assignment.message else { return }
+            try await self.write(message.frame)
+            self.activities.append(assignment.activity)
+        }
+
+        /// Sends a message that is not one of the scheduler's assignments (a peer's rewritten task).
+        mutating func send(_ message: CoordinatorMessage, activity: String) async throws(SlotLoss) {
+            try await self.write(message.frame)
+            self.activities.append(activity)
+        }
+
+        mutating func receive() async throws(SlotLoss) -> WorkerMessage {
+            let activity = self.activities.isEmpty ? "idle" : self.activities.removeFirst()
+            return try await self.read(activity)
+        }
+
+        mutating func finish() async {
+            try? await self.outbound.write(CoordinatorMessage.shutdown.frame)
+        }
+
+        mutating func write(_ frame: Frame) async throws(SlotLoss) {
+            do {
+                try await self.outbound.write(frame)
+            } catch {
+                throw SlotLoss(.crashed, "cannot send it a task: \(error)", beforeHandshake: !self.greeted)
+            }
+        }
+
+        mutating func read(_ activity: String) async throws(SlotLoss) -> WorkerMessage {
+            let frame: Frame?
+            do {
+                frame = try await self.frames.next()
+            } catch {
+                throw SlotLoss(
+                    .crashed,
+                    "its connection failed while \(activity): \(error)",
+                    beforeHandshake: !self.greeted
+                )
+            }
+            guard let frame else {
+                throw SlotLoss(.crashed, "it went away while \(activity)", beforeHandshake: !self.greeted)
+            }
+            do {
+                return try WorkerMessage(frame: frame)
+            } catch {
+                throw SlotLoss(
+                    .protocolViolation,
+                    "it sent a malformed message while \(activity): \(error)",
+                    beforeHandshake: !self.greeted
+                )
             }
         }
     }
-}
-
-/// A worker died or misbehaved; its slot gets a new worker and its work is done again.
-package struct WorkerLost: Error, CustomStringConvertible {
-    package var reason: String
-    /// The process ended before it answered its hello: it may not be a worker at all.
-    package var beforeHandshake = false
-    package var description: String { self.reason }
 }

@@ -2,8 +2,9 @@ import Synchronization
 
 /// The scheduler slots talk to: it hands out assignments and takes reports, for every kind of slot.
 ///
-/// The bookkeeping is a ``SchedulerStateMachine`` behind a `Mutex`; a slot with nothing to do waits on a
-/// continuation until another slot's report frees work for it (a requeued task, the reduce phase, the end).
+/// The bookkeeping is a ``SchedulerStateMachine`` behind a `Mutex`. A slot with nothing to do waits on a
+/// continuation; the machine's events say which waiting slots now have work (its ``Wakeup`` actions), and
+/// those continuations are resumed here, outside the lock.
 package final class Scheduler: Sendable {
     struct State: ~Copyable {
         var machine: SchedulerStateMachine
@@ -16,7 +17,7 @@ package final class Scheduler: Sendable {
         self.state = Mutex(State(machine: machine))
     }
 
-    /// The next assignment for `slot`, waiting if there is none yet.
+    /// The next assignment for `slot`, which runs nothing now, waiting if there is none yet.
     package func next(for slot: SlotID) async -> SlotAssignment {
         await withCheckedContinuation { continuation in
             let immediate = self.state.withLock { state -> SlotAssignment? in
@@ -28,22 +29,20 @@ package final class Scheduler: Sendable {
         }
     }
 
-    /// Applies an event to the state machine, then wakes every waiting slot that now has work.
-    @discardableResult
-    package func update<R: Sendable>(_ body: (inout SchedulerStateMachine) throws -> R) rethrows -> R {
-        let (result, wakeups) = try self.state.withLock { state in
-            let result = try body(&state.machine)
-            var wakeups: [(CheckedContinuation<SlotAssignment, Never>, SlotAssignment)] = []
-            for (slot, continuation) in state.waiters {
-                if let assignment = state.machine.nextAssignment(for: slot) {
-                    state.waiters[slot] = nil
-                    wakeups.append((continuation, assignment))
-                }
+    /// A task for `slot` to queue behind the ones it runs, if one is ready now.
+    package func ahead(for slot: SlotID) -> SlotAssignment? {
+        self.state.withLock { $0.machine.assignmentAhead(for: slot) }
+    }
+
+    /// Applies an event to the state machine, then resumes the waiting slots it handed work to.
+    package func update(_ body: (inout SchedulerStateMachine) throws -> [SchedulerStateMachine.Wakeup]) rethrows {
+        let resumptions = try self.state.withLock { state in
+            let wakeups = try body(&state.machine)
+            return wakeups.compactMap { wakeup in
+                state.waiters.removeValue(forKey: wakeup.slot).map { ($0, wakeup.assignment) }
             }
-            return (result, wakeups)
         }
-        for (continuation, assignment) in wakeups { continuation.resume(returning: assignment) }
-        return result
+        for (continuation, assignment) in resumptions { continuation.resume(returning: assignment) }
     }
 
     /// Reads the state machine.
@@ -52,6 +51,21 @@ package final class Scheduler: Sendable {
     }
 
     package var isOver: Bool { self.read { $0.isOver } }
+
+    /// A slot came to life.
+    package func join(_ slot: SlotID) {
+        self.state.withLock { $0.machine.slotJoined(slot) }
+    }
+
+    /// A slot was lost; its tasks go to the others.
+    package func lost(_ slot: SlotID, _ loss: SlotLoss) {
+        self.update { $0.slotLost(slot, loss) }
+    }
+
+    /// Applies a slot's reply.
+    package func apply(_ reply: WorkerMessage, from slot: SlotID) throws {
+        try self.update { try $0.apply(reply, from: slot) }
+    }
 
     /// Fails the job (unless it is already over) and tells every slot to stop.
     package func fail(_ error: MapReduceError) {

@@ -4,14 +4,21 @@
 /// at ``targetTaskSeconds`` using the measured bytes per second of a slot, growing at most twofold per
 /// task. It never hands out more than `remaining / (slots × tasksPerSlot)`, so tasks shrink as the input
 /// runs out and every slot finishes at about the same time (guided self-scheduling).
+///
+/// Local workers and peers' workers are measured apart (a remote task's time includes shipping its
+/// bytes), and a remote task never exceeds ``remoteMaximumChunk``: its bytes are held in memory while
+/// they are compressed and shipped.
 package struct MapChunkTuner: Sendable {
     package let setting: ChunkSize
-    package let slots: Int
+    /// Slots alive now; the scheduler updates it as slots join and leave.
+    package var slots: Int
     package let targetTaskSeconds: Double
     package let tasksPerSlot: Int
     package let minimumChunk: Int
     package let maximumChunk: Int
-    package private(set) var bytesPerSecond: Double?
+    /// The largest task a peer's slot gets, whatever the setting.
+    package let remoteMaximumChunk: Int
+    package private(set) var rates: [SlotKind.Family: Double] = [:]
     package private(set) var lastChunk: Int
     package private(set) var smallestChunk = Int.max
     package private(set) var largestChunk = 0
@@ -23,7 +30,8 @@ package struct MapChunkTuner: Sendable {
         targetTaskSeconds: Double = 0.05,
         tasksPerSlot: Int = 4,
         minimumChunk: Int = 256 << 10,
-        maximumChunk: Int = 256 << 20
+        maximumChunk: Int = 256 << 20,
+        remoteMaximumChunk: Int = 4 << 20
     ) {
         self.setting = setting
         self.slots = max(1, slots)
@@ -31,30 +39,34 @@ package struct MapChunkTuner: Sendable {
         self.tasksPerSlot = tasksPerSlot
         self.minimumChunk = minimumChunk
         self.maximumChunk = maximumChunk
+        self.remoteMaximumChunk = remoteMaximumChunk
         // The first tasks: small enough to measure soon, but not below the floor.
         self.lastChunk = max(minimumChunk, min(4 << 20, totalBytes / (self.slots * tasksPerSlot * 4)))
     }
 
     /// Feeds back one finished task.
-    package mutating func record(bytes: Int, nanoseconds: Int) {
+    package mutating func record(bytes: Int, nanoseconds: Int, family: SlotKind.Family = .local) {
         guard bytes >= 64 << 10, nanoseconds > 0 else { return }
         let rate = Double(bytes) / (Double(nanoseconds) / 1e9)
-        if let current = self.bytesPerSecond {
-            self.bytesPerSecond = current * 0.7 + rate * 0.3
+        if let current = self.rates[family] {
+            self.rates[family] = current * 0.7 + rate * 0.3
         } else {
-            self.bytesPerSecond = rate
+            self.rates[family] = rate
         }
     }
 
+    /// The measured bytes per second of local slots' tasks.
+    package var bytesPerSecond: Double? { self.rates[.local] }
+
     /// The size of the next task, given how many bytes are left to hand out.
-    package mutating func nextChunk(remaining: Int) -> Int {
-        let chunk: Int
+    package mutating func nextChunk(remaining: Int, family: SlotKind.Family = .local) -> Int {
+        var chunk: Int
         switch self.setting {
         case .fixed(let size):
             chunk = size
         case .auto:
             var wanted = self.lastChunk
-            if let rate = self.bytesPerSecond {
+            if let rate = self.rates[family] ?? self.rates.values.first {
                 wanted = Int(rate * self.targetTaskSeconds)
                 wanted = min(wanted, self.lastChunk * 2)
             }
@@ -62,6 +74,7 @@ package struct MapChunkTuner: Sendable {
             chunk = max(self.minimumChunk, min(wanted, balanced, self.maximumChunk))
             self.lastChunk = max(chunk, self.lastChunk)
         }
+        if family == .remote { chunk = min(chunk, self.remoteMaximumChunk) }
         let granted = min(chunk, remaining)
         self.smallestChunk = min(self.smallestChunk, granted)
         self.largestChunk = max(self.largestChunk, granted)

@@ -1,0 +1,53 @@
+extension MapReduceEngine {
+    /// The job's statistics, from the scheduler's counts and the phases' times.
+    static func statistics(
+        machine: borrowing SchedulerStateMachine,
+        jobName: String,
+        setting: ChunkSize,
+        started: Int,
+        mapEnded: Int,
+        reduceEnded: Int,
+        ended: Int
+    ) -> JobStatistics {
+        let counts = machine.statistics
+        // Local workers in index order, then peers in the order they joined.
+        let lanes = counts.lanes.enumerated().sorted { left, right in
+            switch (left.element.kind, right.element.kind) {
+            case (.local, .local): left.element.index < right.element.index
+            case (.local, .peer): true
+            case (.peer, .local): false
+            case (.peer, .peer): left.offset < right.offset
+            }
+        }.map(\.element)
+        let slots = lanes.map { lane in
+            JobStatistics.Slot(
+                name: lane.name,
+                tasks: lane.tasks,
+                taskSeconds: Double(lane.taskNanoseconds) / 1e9,
+                inputBytes: lane.bytes,
+                workersLost: lane.losses
+            )
+        }
+        return JobStatistics(
+            jobName: jobName,
+            slots: slots,
+            inputFiles: counts.inputFiles,
+            inputBytes: counts.inputBytes,
+            mapTasks: counts.mapTasks,
+            reduceTasks: counts.reduceTasks,
+            retries: counts.retries,
+            partitions: machine.configuration.partitions,
+            spills: counts.spills,
+            spillBytes: counts.spillBytes,
+            pairsEmitted: counts.pairs,
+            outputKeys: counts.outputKeys,
+            mapChunkSize: setting,
+            smallestMapTask: machine.tuner.smallestChunk == .max ? 0 : machine.tuner.smallestChunk,
+            largestMapTask: machine.tuner.largestChunk,
+            elapsedSeconds: Double(ended - started) / 1e9,
+            mapSeconds: Double(mapEnded - started) / 1e9,
+            reduceSeconds: Double(max(0, reduceEnded - mapEnded)) / 1e9,
+            mergeSeconds: Double(ended - reduceEnded) / 1e9
+        )
+    }
+}
