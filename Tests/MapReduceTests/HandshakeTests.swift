@@ -1,5 +1,5 @@
 import Crypto
-import MapReduce
+@_spi(Fuzzing) import MapReduce
 import Testing
 
 /// Two handshake machines passing frames to each other, as two ends of a connection would.
@@ -408,6 +408,30 @@ struct HandshakeTests {
         // A refusal that is not one.
         #expect(Self.isMalformed(try Self.coordinatorFails(onChallenge: Frame(kind: 203, payload: [1, 0, 200]))))
         #expect(HandshakeFailure.malformed("x").error().code == .protocolViolation)
+    }
+
+    @Test("the whole handshake fits the frame decoder's handshake limit, and a larger frame is refused")
+    func framing() throws {
+        let frames = try Self.goodFrames
+        let stream = frames.flatMap { Frame.header(kind: $0.kind, payloadCount: $0.payload.count) + $0.payload }
+        let decoded = EngineFuzzing.decodeFrames(
+            stream,
+            limit: HandshakeStateMachine.handshakePayloadLimit,
+            pieceSizes: [1, 7, 64]
+        )
+        #expect(!decoded.failed)
+        #expect(decoded.kinds == frames.map(\.kind))
+        #expect(decoded.frames == frames.map(\.payload))
+
+        let oversized =
+            Frame.header(kind: HandshakeMessageKind.hello, payloadCount: 4097) + [UInt8](repeating: 0, count: 10)
+        let refused = EngineFuzzing.decodeFrames(
+            oversized,
+            limit: HandshakeStateMachine.handshakePayloadLimit,
+            pieceSizes: []
+        )
+        #expect(refused.failed)
+        #expect(refused.frames.isEmpty)
     }
 
     @Test("a fingerprint round-trips and reads well")
