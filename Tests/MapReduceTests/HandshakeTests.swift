@@ -405,6 +405,11 @@ struct HandshakeTests {
         echo.payload.replaceSubrange(1..<33, with: Self.coordinatorNonce)
         #expect(Self.isMalformed(try Self.coordinatorFails(onChallenge: echo), "nonce"))
 
+        // A refusal is not answered with another.
+        var refused = try Self.peer()
+        let refusal = Frame(kind: 203, payload: [1, 0, 3] + Array("bye".utf8))
+        #expect(refused.received(refusal) == .fail(.refused("bye"), reply: nil))
+
         // A refusal that is not one.
         #expect(Self.isMalformed(try Self.coordinatorFails(onChallenge: Frame(kind: 203, payload: [1, 0, 200]))))
         #expect(HandshakeFailure.malformed("x").error().code == .protocolViolation)

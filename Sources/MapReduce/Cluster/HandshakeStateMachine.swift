@@ -121,10 +121,12 @@ package struct HandshakeStateMachine {
         do throws(HandshakeFailure) {
             action = try self.handle(frame)
         } catch {
-            // A peer tells the coordinator why; a coordinator simply closes the connection.
-            let reply =
-                self.role == .peer
-                ? HandshakeRefusal(error.refusalReason, error.description, version: self.version).frame : nil
+            // A peer tells the coordinator why, unless it is answering a refusal; a coordinator simply closes
+            // the connection.
+            var reply: Frame? = nil
+            if self.role == .peer && frame.kind != HandshakeMessageKind.refusal {
+                reply = HandshakeRefusal(error.refusalReason, error.description, version: self.version).frame
+            }
             action = .fail(error, reply: reply)
         }
         switch action {
