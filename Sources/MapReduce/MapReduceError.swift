@@ -22,6 +22,8 @@ public struct MapReduceError: Error, Sendable, CustomStringConvertible {
             case limitExceeded = 9
             case systemResources = 10
             case tooLarge = 11
+            case authenticationFailed = 12
+            case incompatiblePeer = 13
         }
 
         let storage: Storage
@@ -50,6 +52,10 @@ public struct MapReduceError: Error, Sendable, CustomStringConvertible {
         public static var systemResources: Self { Self(storage: .systemResources) }
         /// A key or record is larger than a worker may hold within its memory budget.
         public static var tooLarge: Self { Self(storage: .tooLarge) }
+        /// A cluster peer or coordinator did not prove that it holds the shared secret.
+        public static var authenticationFailed: Self { Self(storage: .authenticationFailed) }
+        /// A cluster peer runs another protocol version or another build, or refused the connection.
+        public static var incompatiblePeer: Self { Self(storage: .incompatiblePeer) }
 
         public var description: String { String(describing: self.storage) }
     }

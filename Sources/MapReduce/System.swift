@@ -232,6 +232,11 @@ enum Syscall {
         _ = try retrying { Glibc.fsync(fd) }
     }
 
+    /// Sets an open file's permission bits, whatever the umask took away when it was created.
+    static func fchmod(_ fd: CInt, _ mode: mode_t) throws(Errno) {
+        _ = try retrying { Glibc.fchmod(fd, mode) }
+    }
+
     static func rename(_ from: String, _ to: String) throws(Errno) {
         _ = try retrying { Glibc.rename(from, to) }
     }
