@@ -448,6 +448,26 @@ struct HandshakeTests {
         #expect(current.build.allSatisfy { "0123456789abcdef".contains($0) })
         #expect(current.jobs == ["a", "b"])
         #expect(try BuildFingerprint.executableHash() == current.build)
+        var writer = WireWriter()
+        Self.fingerprint.encode(into: &writer)
+        let decoded = try writer.bytes.withUnsafeBytes { raw in
+            var reader = WireReader(raw)
+            let fingerprint = try BuildFingerprint(decoding: &reader)
+            #expect(reader.isAtEnd)
+            return fingerprint
+        }
+        #expect(decoded == Self.fingerprint)
+        // A job count beyond the limit is refused before anything is allocated for it.
+        writer = WireWriter()
+        writer.writeLengthPrefixed("b")
+        writer.writeVarint(BuildFingerprint.maximumJobs + 1)
+        writer.write([UInt8](repeating: 0, count: 1000))
+        #expect(throws: MapReduceError.self) {
+            try writer.bytes.withUnsafeBytes { raw in
+                var reader = WireReader(raw)
+                _ = try BuildFingerprint(decoding: &reader)
+            }
+        }
         let hostile = BuildFingerprint(build: "x\u{1B}[31m", jobs: [])
         #expect(!hostile.description.contains("\u{1B}"))
     }

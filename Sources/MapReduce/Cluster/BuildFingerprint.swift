@@ -85,16 +85,16 @@ package struct BuildFingerprint: Sendable, Equatable, CustomStringConvertible {
 
 // MARK: - Wire encoding
 
-extension BuildFingerprint {
+extension BuildFingerprint: WireCodable {
     /// Appends the build, the number of jobs and each job name, strings length-prefixed.
-    func encode(into writer: inout WireWriter) {
+    package func encode(into writer: inout WireWriter) {
         writer.writeLengthPrefixed(self.build)
         writer.writeVarint(self.jobs.count)
         for job in self.jobs { writer.writeLengthPrefixed(job) }
     }
 
     /// Reads what ``encode(into:)`` wrote, bounding every length and count before allocating.
-    init(decoding reader: inout WireReader) throws {
+    package init(decoding reader: inout WireReader) throws {
         let build = try reader.readBoundedString(limit: Self.maximumStringBytes, what: "a build fingerprint")
         // Each name takes at least its one-byte length, which bounds the count by the bytes left.
         let count = try reader.readCount(limit: min(Self.maximumJobs, reader.remaining))
