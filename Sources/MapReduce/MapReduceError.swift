@@ -24,6 +24,7 @@ public struct MapReduceError: Error, Sendable, CustomStringConvertible {
             case tooLarge = 11
             case authenticationFailed = 12
             case incompatiblePeer = 13
+            case peerUnavailable = 14
         }
 
         let storage: Storage
@@ -56,6 +57,8 @@ public struct MapReduceError: Error, Sendable, CustomStringConvertible {
         public static var authenticationFailed: Self { Self(storage: .authenticationFailed) }
         /// A cluster peer runs another protocol version or another build, or refused the connection.
         public static var incompatiblePeer: Self { Self(storage: .incompatiblePeer) }
+        /// A peer could not be reached, or every slot of the job was lost.
+        public static var peerUnavailable: Self { Self(storage: .peerUnavailable) }
 
         public var description: String { String(describing: self.storage) }
     }

@@ -495,3 +495,24 @@ func findByte(_ byte: UInt8, in start: UnsafeRawPointer, count: Int) -> Int? {
     guard count > 0, let found = memchr(start, Int32(byte), count) else { return nil }
     return UnsafeRawPointer(found) - start
 }
+
+extension Syscall {
+    /// Writes all of `buffer` at `offset`.
+    static func pwriteFully(_ fd: CInt, _ buffer: UnsafeRawBufferPointer, _ offset: Int) throws(Errno) {
+        var done = 0
+        while done < buffer.count {
+            let rest = UnsafeRawBufferPointer(rebasing: buffer[done...])
+            done += try retrying { Glibc.pwrite(fd, rest.baseAddress, rest.count, off_t(offset + done)) }
+        }
+    }
+
+    /// The size of the file at `path`.
+    static func fileSize(path: String) throws(Errno) -> Int {
+        Int(try stat(path).st_size)
+    }
+
+    /// Sets a file's size, leaving a hole where it grows.
+    static func setFileSize(_ fd: CInt, _ size: Int) throws(Errno) {
+        _ = try retrying { Glibc.ftruncate(fd, off_t(size)) }
+    }
+}

@@ -31,6 +31,34 @@ struct EngineOptions: ParsableArguments {
     )
     var spoolLimit: String?
 
+    @Option(
+        help: """
+            Peer nodes (mapreduce serve) that take tasks too: HOST:PORT[,HOST:PORT...]. Needs --secret-file.
+            """
+    )
+    var cluster: String?
+
+    @Option(name: .customLong("secret-file"), help: "The cluster's shared secret (see mapreduce secret).")
+    var secretFile: String?
+
+    @Flag(name: .customLong("no-local"), help: "With --cluster: run every task on the peers, none on this machine.")
+    var noLocal = false
+
+    @Option(name: .customLong("heartbeat"), help: "With --cluster: seconds between heartbeats (default 1).")
+    var heartbeat: Double = 1
+
+    @Option(
+        name: .customLong("heartbeat-timeout"),
+        help: "With --cluster: seconds of silence after which a peer is dropped (default 10)."
+    )
+    var heartbeatTimeout: Double = 10
+
+    @Option(
+        name: .customLong("connect-timeout"),
+        help: "With --cluster: seconds to reach and authenticate a peer (default 5)."
+    )
+    var connectTimeout: Double = 5
+
     @Flag(help: "Print per-worker and job statistics to standard error.")
     var stats = false
 
@@ -58,6 +86,21 @@ struct EngineOptions: ParsableArguments {
                 throw ValidationError("--spool-limit must be a size such as 10G, not '\(spoolLimit)'.")
             }
         }
+        if self.cluster != nil && self.secretFile == nil {
+            throw ValidationError("--cluster needs --secret-file: there is no default secret.")
+        }
+        if self.cluster == nil && (self.noLocal || self.secretFile != nil) {
+            throw ValidationError("--no-local and --secret-file go with --cluster.")
+        }
+        for (name, value) in [
+            ("--heartbeat", self.heartbeat), ("--heartbeat-timeout", self.heartbeatTimeout),
+            ("--connect-timeout", self.connectTimeout),
+        ] where !(value > 0 && value <= 3600) {
+            throw ValidationError("\(name) must be a number of seconds above 0, not \(value).")
+        }
+        if self.heartbeatTimeout <= self.heartbeat {
+            throw ValidationError("--heartbeat-timeout must be longer than --heartbeat.")
+        }
         if ChunkSize(parsing: self.reduceChunksize) == nil {
             throw ValidationError(
                 "--reduce-chunksize must be 'auto' or a positive number, not '\(self.reduceChunksize)'."
@@ -65,10 +108,10 @@ struct EngineOptions: ParsableArguments {
         }
     }
 
-    func engineConfiguration() -> MapReduceEngine.Configuration {
+    func engineConfiguration(registry: JobRegistry) -> MapReduceEngine.Configuration {
         var logger = Logger(label: "mapreduce") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = self.verbose ? .debug : (self.quiet ? .error : .warning)
-        return MapReduceEngine.Configuration(
+        var configuration = MapReduceEngine.Configuration(
             workers: self.workers,
             mapChunkSize: ChunkSize(parsing: self.chunksize) ?? .auto,
             reduceChunkSize: ChunkSize(parsing: self.reduceChunksize) ?? .auto,
@@ -82,6 +125,18 @@ struct EngineOptions: ParsableArguments {
             },
             logger: logger
         )
+        if let cluster, let secretFile {
+            configuration.cluster = MapReduceEngine.Cluster(
+                peers: cluster.split(separator: ",").map { String($0.filter { $0 != " " }) },
+                secretFile: secretFile,
+                registry: registry,
+                useLocalWorkers: !self.noLocal,
+                heartbeatInterval: .milliseconds(Int(self.heartbeat * 1000)),
+                heartbeatTimeout: .milliseconds(Int(self.heartbeatTimeout * 1000)),
+                connectTimeout: .milliseconds(Int(self.connectTimeout * 1000))
+            )
+        }
+        return configuration
     }
 
     /// Prints the statistics table on standard error, if asked for.

@@ -6,12 +6,13 @@ import MapReduceJobs
 struct MapReduceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mapreduce",
-        abstract: "A MapReduce engine for every core of this machine.",
+        abstract: "A MapReduce engine for every core of this machine, and more machines.",
         discussion: """
-            Jobs run on a pool of worker processes of this same program, one per core by default.
+            Jobs run on a pool of worker processes of this same program, one per core by default, and with \
+            --cluster on peer nodes that run mapreduce serve.
             """,
         version: "0.1.0",
-        subcommands: [WordCountCommand.self, WorkerCommand.self],
+        subcommands: [WordCountCommand.self, ServeCommand.self, SecretCommand.self, WorkerCommand.self],
         defaultSubcommand: nil
     )
 }

@@ -66,7 +66,7 @@ struct WordCountCommand: AsyncParsableCommand {
         }
         let sources = inputs
         let job = WordCount(invalidUTF8: self.invalidUTF8 == "replace" ? .replace : .strict)
-        let engine = MapReduceEngine(configuration: self.engine.engineConfiguration())
+        let engine = MapReduceEngine(configuration: self.engine.engineConfiguration(registry: .builtIn))
         let top = self.top
         let outputPath = self.output
         let statsPath = self.engine.statsJSON

@@ -10,9 +10,45 @@ public struct JobStatistics: Sendable {
         public var taskSeconds: Double
         /// Input bytes it mapped.
         public var inputBytes: Int
-        /// Workers of this slot that died and were replaced.
+        /// Workers of this slot that died and were replaced (for a peer: its slots lost).
         public var workersLost: Int
+        /// Tasks that ran again elsewhere because this slot (or peer) was lost.
+        public var tasksRerun = 0
+        /// A peer's traffic and fate; nil for a local worker.
+        public var wire: Wire?
+
+        /// Whether this row is a peer node's.
+        public var isPeer: Bool { self.wire != nil }
     }
+
+    /// What travelled to and from one peer, and why it was lost if it was.
+    public struct Wire: Sendable {
+        /// Bytes sent to the peer, before and after LZ4 compression (input chunks, reduce segments).
+        public var sentRawBytes: Int
+        public var sentCompressedBytes: Int
+        /// Bytes received from it, before and after decompression (map output, sorted runs).
+        public var receivedRawBytes: Int
+        public var receivedCompressedBytes: Int
+        /// Why the peer was dropped, or nil if it served to the end.
+        public var lost: String?
+
+        /// Both directions, uncompressed.
+        public var rawBytes: Int { self.sentRawBytes + self.receivedRawBytes }
+        /// Both directions, as they travelled.
+        public var compressedBytes: Int { self.sentCompressedBytes + self.receivedCompressedBytes }
+
+        init(_ traffic: PeerTraffic) {
+            self.sentRawBytes = traffic.sentRawBytes
+            self.sentCompressedBytes = traffic.sentCompressedBytes
+            self.receivedRawBytes = traffic.receivedRawBytes
+            self.receivedCompressedBytes = traffic.receivedCompressedBytes
+            self.lost = traffic.lost
+        }
+    }
+
+    /// Bytes that travelled to and from all peers, uncompressed and as sent.
+    public var wireRawBytes: Int { self.slots.reduce(0) { $0 + ($1.wire?.rawBytes ?? 0) } }
+    public var wireCompressedBytes: Int { self.slots.reduce(0) { $0 + ($1.wire?.compressedBytes ?? 0) } }
 
     /// The job's name.
     public var jobName: String
@@ -71,6 +107,14 @@ public struct JobStatistics: Sendable {
                     + padLeft(fixed(Double(slot.inputBytes) / 1_048_576, 1), 9) + " | "
                     + padLeft("\(slot.workersLost)", 4)
             )
+            if let wire = slot.wire {
+                var line =
+                    "   sent \(describeBytes(wire.sentRawBytes)) as \(describeBytes(wire.sentCompressedBytes)), "
+                    + "received \(describeBytes(wire.receivedRawBytes)) as "
+                    + "\(describeBytes(wire.receivedCompressedBytes)); \(slot.tasksRerun) tasks re-run"
+                if let lost = wire.lost { line += "; lost: \(lost)" }
+                lines.append(line)
+            }
         }
         lines.append(
             " input: \(self.inputFiles) files, \(fixed(Double(self.inputBytes) / 1_048_576, 1)) MiB; "
@@ -78,6 +122,13 @@ public struct JobStatistics: Sendable {
                 + "\(describeBytes(self.smallestMapTask))–\(describeBytes(self.largestMapTask))), "
                 + "\(self.reduceTasks) reduce tasks over \(self.partitions) partitions, \(self.retries) retried"
         )
+        if self.slots.contains(where: \.isPeer) {
+            let ratio = self.inputBytes > 0 ? Double(self.wireCompressedBytes) / Double(self.inputBytes) : 0
+            lines.append(
+                " wire: \(describeBytes(self.wireRawBytes)) raw, \(describeBytes(self.wireCompressedBytes)) "
+                    + "compressed, both ways (\(fixed(ratio, 3)) of the input)"
+            )
+        }
         lines.append(
             " pairs emitted: \(self.pairsEmitted); map output: \(self.spills) spills, "
                 + "\(fixed(Double(self.spillBytes) / 1_048_576, 1)) MiB; output keys: \(self.outputKeys)"
@@ -114,11 +165,24 @@ public struct JobStatistics: Sendable {
         fields.append("\"smallest_map_task_bytes\": \(self.smallestMapTask)")
         fields.append("\"largest_map_task_bytes\": \(self.largestMapTask)")
         let slots = self.slots.map { slot in
-            "{\"name\": \(jsonString(slot.name)), \"tasks\": \(slot.tasks), "
+            var entry =
+                "{\"name\": \(jsonString(slot.name)), \"tasks\": \(slot.tasks), "
                 + "\"task_seconds\": \(jsonNumber(slot.taskSeconds)), \"input_bytes\": \(slot.inputBytes), "
-                + "\"workers_lost\": \(slot.workersLost)}"
+                + "\"workers_lost\": \(slot.workersLost), \"tasks_rerun\": \(slot.tasksRerun)"
+            if let wire = slot.wire {
+                entry +=
+                    ", \"peer\": \(jsonString(slot.name)), \"rawBytes\": \(wire.rawBytes), "
+                    + "\"compressedBytes\": \(wire.compressedBytes), \"sentRawBytes\": \(wire.sentRawBytes), "
+                    + "\"sentCompressedBytes\": \(wire.sentCompressedBytes), "
+                    + "\"receivedRawBytes\": \(wire.receivedRawBytes), "
+                    + "\"receivedCompressedBytes\": \(wire.receivedCompressedBytes), "
+                    + "\"lost\": \(wire.lost.map(jsonString) ?? "null")"
+            }
+            return entry + "}"
         }
         fields.append("\"slots\": [\(slots.joined(separator: ", "))]")
+        fields.append("\"rawBytes\": \(self.wireRawBytes)")
+        fields.append("\"compressedBytes\": \(self.wireCompressedBytes)")
         return "{\n  " + fields.joined(separator: ",\n  ") + "\n}\n"
     }
 }

@@ -34,6 +34,8 @@ extension MapReduceEngine {
         public var workerArguments: [String]
         /// Where the engine logs.
         public var logger: Logger
+        /// Peer nodes that take tasks too; nil runs the job on this machine only.
+        public var cluster: Cluster?
 
         /// A configuration; every parameter has a sensible default.
         public init(
@@ -64,6 +66,47 @@ extension MapReduceEngine {
             self.workerExecutable = workerExecutable
             self.workerArguments = workerArguments
             self.logger = logger
+            self.cluster = nil
+        }
+    }
+
+    /// Peer nodes (`mapreduce serve`) that run tasks beside, or instead of, the local workers.
+    ///
+    /// Every peer must run the same binary (the build fingerprint checks it) with the same secret. Input
+    /// bytes travel to peers LZ4-compressed and map output comes back to this machine's temporary
+    /// directory, so no shared file system is needed and losing a peer loses no committed work.
+    public struct Cluster: Sendable {
+        /// `HOST:PORT` of each peer.
+        public var peers: [String]
+        /// The shared secret's file: at least 32 characters, readable by its owner only.
+        public var secretFile: String
+        /// The jobs this binary registers: the build fingerprint peers compare with their own.
+        public var registry: JobRegistry
+        /// Whether local workers take tasks too (as Parallel Python's local CPUs do).
+        public var useLocalWorkers: Bool
+        /// How often heartbeats go both ways, and how long a silent peer is waited for.
+        public var heartbeatInterval: Duration
+        public var heartbeatTimeout: Duration
+        /// How long connecting and authenticating may take.
+        public var connectTimeout: Duration
+
+        /// A cluster; `secretFile` is required, there is no default secret.
+        public init(
+            peers: [String],
+            secretFile: String,
+            registry: JobRegistry,
+            useLocalWorkers: Bool = true,
+            heartbeatInterval: Duration = .seconds(1),
+            heartbeatTimeout: Duration = .seconds(10),
+            connectTimeout: Duration = .seconds(5)
+        ) {
+            self.peers = peers
+            self.secretFile = secretFile
+            self.registry = registry
+            self.useLocalWorkers = useLocalWorkers
+            self.heartbeatInterval = heartbeatInterval
+            self.heartbeatTimeout = heartbeatTimeout
+            self.connectTimeout = connectTimeout
         }
     }
 }

@@ -2,6 +2,7 @@ extension MapReduceEngine {
     /// The job's statistics, from the scheduler's counts and the phases' times.
     static func statistics(
         machine: borrowing SchedulerStateMachine,
+        peers: [PeerTraffic] = [],
         jobName: String,
         setting: ChunkSize,
         started: Int,
@@ -19,14 +20,24 @@ extension MapReduceEngine {
             case (.peer, .peer): left.offset < right.offset
             }
         }.map(\.element)
-        let slots = lanes.map { lane in
-            JobStatistics.Slot(
+        let traffic = Dictionary(peers.map { ($0.address, $0) }, uniquingKeysWith: { first, _ in first })
+        var slots = lanes.map { lane in
+            var slot = JobStatistics.Slot(
                 name: lane.name,
                 tasks: lane.tasks,
                 taskSeconds: Double(lane.taskNanoseconds) / 1e9,
                 inputBytes: lane.bytes,
                 workersLost: lane.losses
             )
+            slot.tasksRerun = lane.requeued
+            if case .peer(let address) = lane.kind { slot.wire = traffic[address].map(JobStatistics.Wire.init) }
+            return slot
+        }
+        // A peer that never offered a slot (lost at once) still has its row, saying why.
+        for peer in peers where !slots.contains(where: { $0.name == peer.address }) {
+            var slot = JobStatistics.Slot(name: peer.address, tasks: 0, taskSeconds: 0, inputBytes: 0, workersLost: 0)
+            slot.wire = JobStatistics.Wire(peer)
+            slots.append(slot)
         }
         return JobStatistics(
             jobName: jobName,

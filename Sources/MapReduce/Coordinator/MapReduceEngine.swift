@@ -121,6 +121,8 @@ public struct MapReduceEngine: Sendable {
             try Self.reserveDescriptors(workers: configuration.workers)
             try Self.reserveProcesses(workers: configuration.workers)
         }
+        // The secret and the peers' addresses are checked before any work.
+        let cluster = try configuration.cluster.map { try ClusterSetup(configuration: $0) }
         let logger = configuration.logger
         let resolved = try InputResolver.resolve(inputs) { logger.warning("\($0)") }
         let workDirectory = try self.makeWorkDirectory()
@@ -173,6 +175,7 @@ public struct MapReduceEngine: Sendable {
             memoryBudget: configuration.workerMemoryBudget,
             workerIndex: 0
         )
+        var links: [PeerLink] = []
         if !scheduler.isOver {
             switch configuration.execution {
             case .inProcess:
@@ -190,7 +193,28 @@ public struct MapReduceEngine: Sendable {
                     scheduler.fail(MapReduceError(.protocolViolation, error.reason))
                 }
             case .workerProcesses:
-                await self.runSlots(hello: hello, scheduler: scheduler)
+                let context = cluster.map { setup in
+                    ClusterContext(
+                        secret: setup.secret,
+                        fingerprint: setup.fingerprint,
+                        start: JobStart(
+                            jobName: J.name,
+                            jobParameters: hello.jobParameters,
+                            partitions: partitions,
+                            memoryBudget: configuration.workerMemoryBudget,
+                            heartbeatMilliseconds: setup.configuration.heartbeatInterval.milliseconds,
+                            timeoutMilliseconds: setup.configuration.heartbeatTimeout.milliseconds
+                        ),
+                        cut: J.JobMapper.recordCutByte,
+                        workDirectory: workDirectory,
+                        connectTimeout: setup.configuration.connectTimeout,
+                        handshakeTimeout: setup.configuration.connectTimeout,
+                        heartbeatInterval: setup.configuration.heartbeatInterval,
+                        heartbeatTimeout: setup.configuration.heartbeatTimeout,
+                        logger: configuration.logger
+                    )
+                }
+                links = await self.runSlots(hello: hello, scheduler: scheduler, cluster: cluster, context: context)
             }
         }
         if Task.isCancelled { throw MapReduceError(.cancelled, "cancelled") }
@@ -204,6 +228,7 @@ public struct MapReduceEngine: Sendable {
         return scheduler.read { machine in
             Self.statistics(
                 machine: machine,
+                peers: links.map { $0.traffic.withLock { $0 } },
                 jobName: J.name,
                 setting: mapChunkSize,
                 started: started,
@@ -216,21 +241,56 @@ public struct MapReduceEngine: Sendable {
 }
 
 extension MapReduceEngine {
-    /// Runs the job's slots until the scheduler says stop: the local workers, each kept staffed.
-    func runSlots(hello: WorkerHello, scheduler: Scheduler) async {
+    /// Runs the job's slots until the scheduler says stop: the local workers, each kept staffed, and each
+    /// peer's slots. Returns the peers' links, for their statistics.
+    func runSlots(
+        hello: WorkerHello,
+        scheduler: Scheduler,
+        cluster: ClusterSetup?,
+        context: ClusterContext?
+    ) async -> [PeerLink] {
         let configuration = self.configuration
         let pool = LocalPool(
             executable: configuration.workerExecutable,
             arguments: configuration.workerArguments,
             logger: configuration.logger
         )
+        let links = (cluster?.addresses ?? []).enumerated().compactMap { index, address in
+            context.map { PeerLink(address: address, index: index, context: $0) }
+        }
+        let useLocal = cluster?.configuration.useLocalWorkers ?? true
+        let ended = Counter()
         await withTaskCancellationHandler {
             await withDiscardingTaskGroup { group in
-                for index in 0..<configuration.workers {
+                if useLocal {
+                    for index in 0..<configuration.workers {
+                        group.addTask {
+                            var hello = hello
+                            hello.workerIndex = index
+                            await pool.staff(index: index, hello: hello, scheduler: scheduler)
+                        }
+                    }
+                }
+                for link in links {
                     group.addTask {
-                        var hello = hello
-                        hello.workerIndex = index
-                        await pool.staff(index: index, hello: hello, scheduler: scheduler)
+                        do {
+                            try await link.run(scheduler: scheduler)
+                        } catch {
+                            scheduler.fail(error as? MapReduceError ?? MapReduceError(.peerUnavailable, "\(error)"))
+                        }
+                        // With no local workers, the job cannot go on once every peer is gone.
+                        let allEnded = ended.increment() == links.count
+                        if allEnded && !useLocal && !scheduler.isOver {
+                            let reasons = links.map { link in
+                                "\(link.name) (\(link.traffic.withLock { $0.lost } ?? "gone"))"
+                            }
+                            scheduler.fail(
+                                MapReduceError(
+                                    .peerUnavailable,
+                                    "every peer was lost: " + reasons.joined(separator: "; ")
+                                )
+                            )
+                        }
                     }
                 }
             }
@@ -238,11 +298,41 @@ extension MapReduceEngine {
             scheduler.fail(MapReduceError(.cancelled, "cancelled"))
             pool.signalAll(Signal.terminate)
         }
+        return links
+    }
+}
+
+/// A cluster configuration, checked: the secret loaded, the addresses parsed, this binary's fingerprint.
+struct ClusterSetup: Sendable {
+    let configuration: MapReduceEngine.Cluster
+    let secret: ClusterSecret
+    let addresses: [PeerAddress]
+    let fingerprint: BuildFingerprint
+
+    init(configuration: MapReduceEngine.Cluster) throws {
+        guard !configuration.peers.isEmpty else { throw MapReduceError(.usage, "a cluster needs at least one peer") }
+        self.configuration = configuration
+        self.secret = try ClusterSecret.load(path: configuration.secretFile)
+        self.addresses = try configuration.peers.map { try PeerAddress(parsing: $0) }
+        guard Set(self.addresses).count == self.addresses.count else {
+            throw MapReduceError(.usage, "a peer is listed twice in the cluster")
+        }
+        self.fingerprint = try BuildFingerprint.current(jobs: configuration.registry.jobNames)
     }
 }
 
 extension Task where Success == Never, Failure == Never {
     static func checkCancellation(or error: MapReduceError) throws {
         if Task.isCancelled { throw error }
+    }
+}
+
+/// A count shared by tasks.
+final class Counter: Sendable {
+    private let value = Atomic<Int>(0)
+
+    /// Adds one and returns the new count.
+    func increment() -> Int {
+        self.value.add(1, ordering: .relaxed).newValue
     }
 }

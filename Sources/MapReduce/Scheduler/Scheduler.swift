@@ -58,8 +58,17 @@ package final class Scheduler: Sendable {
     }
 
     /// A slot was lost; its tasks go to the others.
+    /// A slot that waits for work is resumed with `stop`.
     package func lost(_ slot: SlotID, _ loss: SlotLoss) {
-        self.update { $0.slotLost(slot, loss) }
+        let resumptions = self.state.withLock { state in
+            let wakeups = state.machine.slotLost(slot, loss)
+            var resumptions = wakeups.compactMap { wakeup in
+                state.waiters.removeValue(forKey: wakeup.slot).map { ($0, wakeup.assignment) }
+            }
+            if let waiter = state.waiters.removeValue(forKey: slot) { resumptions.append((waiter, .stop)) }
+            return resumptions
+        }
+        for (continuation, assignment) in resumptions { continuation.resume(returning: assignment) }
     }
 
     /// Applies a slot's reply.

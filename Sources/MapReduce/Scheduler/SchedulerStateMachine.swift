@@ -153,11 +153,14 @@ package struct SchedulerStateMachine {
     /// now crashed `maxTaskAttempts` workers fails the job. Losses other than crashes do not count
     /// against the task.
     package mutating func slotLost(_ slot: SlotID, _ loss: SlotLoss) -> [Wakeup] {
-        self.slots.remove(slot)
+        // A slot is lost once: its link and its driver may both report it.
+        guard self.slots.remove(slot) != nil else { return [] }
         self.waiting.remove(slot)
         self.tuner.slots = max(1, self.slots.count)
         self.statistics.recordLoss(slot)
         let running = self.running.removeValue(forKey: slot) ?? []
+        let retriesBefore = self.statistics.retries
+        defer { self.statistics.recordRequeued(slot, count: self.statistics.retries - retriesBefore) }
         switch self.state {
         case .mapping(var mapping):
             self.state = .finished  // placeholder while `mapping` is mutated in place
@@ -484,6 +487,8 @@ package struct SchedulerStatistics: Sendable {
         package var bytes = 0
         /// Workers of this lane lost (and, for a local slot, replaced).
         package var losses = 0
+        /// Tasks that went back to the queue when this lane lost a slot.
+        package var requeued = 0
     }
 
     /// Lanes in the order their first slot joined.
@@ -518,5 +523,10 @@ package struct SchedulerStatistics: Sendable {
     mutating func recordLoss(_ slot: SlotID) {
         self.join(slot)
         self.lanes[self.laneIndex[slot.lane]!].losses += 1
+    }
+
+    mutating func recordRequeued(_ slot: SlotID, count: Int) {
+        self.join(slot)
+        self.lanes[self.laneIndex[slot.lane]!].requeued += count
     }
 }
