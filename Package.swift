@@ -11,7 +11,6 @@ let defaultSwiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "swift-mapreduce",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "MapReduce", targets: ["MapReduce"]),
         .library(name: "MapReduceJobs", targets: ["MapReduceJobs"]),
