@@ -1,5 +1,5 @@
-/// Writes one spill file: partition after partition, each a run of `keyLength key valueLength value`
-/// records (lengths as varints), and remembers where each partition's segment is.
+/// Writes one spill file: partition after partition, each a run of records in ``RecordFormat``, and
+/// remembers where each partition's segment is.
 ///
 /// Records go into a large buffer with plain stores, written out with one system call per megabyte.
 /// Its fields skip dynamic exclusivity checks: a writer belongs to one spill of one worker.
@@ -39,7 +39,7 @@ final class SpillWriter {
     /// Appends one record to the current partition's segment.
     @inlinable
     func writeRecord(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws {
-        let needed = key.count &+ value.count &+ 20
+        let needed = RecordFormat.maximumSize(keyCount: key.count, valueCount: value.count)
         if _slowPath(self.used &+ needed > self.capacity) {
             try self.flush()
             if needed > self.capacity {
@@ -47,27 +47,8 @@ final class SpillWriter {
                 return
             }
         }
-        var position = self.used
-        position = Self.putVarint(key.count, self.buffer, position)
-        if let base = key.baseAddress { copyBytes(from: base, to: self.buffer + position, count: key.count) }
-        position &+= key.count
-        position = Self.putVarint(value.count, self.buffer, position)
-        if let base = value.baseAddress { copyBytes(from: base, to: self.buffer + position, count: value.count) }
-        self.used = position &+ value.count
+        self.used = RecordFormat.put(key: key, value: value, into: self.buffer, at: self.used)
         self.segmentKeys &+= 1
-    }
-
-    @inlinable @inline(__always)
-    static func putVarint(_ value: Int, _ buffer: UnsafeMutableRawPointer, _ position: Int) -> Int {
-        var value = UInt64(value)
-        var position = position
-        while value >= 0x80 {
-            buffer.storeBytes(of: UInt8(truncatingIfNeeded: value) | 0x80, toByteOffset: position, as: UInt8.self)
-            value >>= 7
-            position &+= 1
-        }
-        buffer.storeBytes(of: UInt8(value), toByteOffset: position, as: UInt8.self)
-        return position &+ 1
     }
 
     /// A record larger than the buffer, written straight through.
@@ -75,10 +56,10 @@ final class SpillWriter {
     func writeLarge(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws {
         var header = [UInt8](repeating: 0, count: 20)
         try header.withUnsafeMutableBytes { raw in
-            let keyHeader = Self.putVarint(key.count, raw.baseAddress!, 0)
+            let keyHeader = RecordFormat.putVarint(key.count, raw.baseAddress!, 0)
             try self.writeThrough(UnsafeRawBufferPointer(rebasing: raw[0..<keyHeader]))
             try self.writeThrough(key)
-            let valueHeader = Self.putVarint(value.count, raw.baseAddress!, 0)
+            let valueHeader = RecordFormat.putVarint(value.count, raw.baseAddress!, 0)
             try self.writeThrough(UnsafeRawBufferPointer(rebasing: raw[0..<valueHeader]))
             try self.writeThrough(value)
         }
