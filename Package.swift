@@ -75,7 +75,12 @@ let package = Package(
         ),
         .testTarget(
             name: "MapReduceTests",
-            dependencies: ["MapReduce", "MapReduceTestSupport"],
+            dependencies: [
+                "MapReduce",
+                "MapReduceTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ],
             swiftSettings: defaultSwiftSettings
         ),
         .testTarget(
