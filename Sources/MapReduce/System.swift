@@ -2,7 +2,8 @@ import CMapReduceShims
 import SystemPackage
 
 // The one place the engine names its C library. The engine relies on `/proc`, `MADV_HUGEPAGE`,
-// `mallopt`, `SOCK_CLOEXEC` and `__RLIMIT_NPROC`: its platform is Linux, with glibc or musl. The C library
+// `mallopt`, `SOCK_CLOEXEC` and `__RLIMIT_NPROC`: its platform is Linux with glibc (the musl branch is
+// kept for the static SDK but is not built or tested yet: `__RLIMIT_NPROC` is a glibc name). The C library
 // is re-exported, as NIOPosix does, so that no other file repeats this chain; other files call the
 // ``Syscall`` wrappers where an error number matters.
 #if !os(Linux)
