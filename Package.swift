@@ -11,7 +11,6 @@ let defaultSwiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "swift-mapreduce",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "MapReduce", targets: ["MapReduce"]),
         .library(name: "MapReduceJobs", targets: ["MapReduceJobs"]),
@@ -84,6 +83,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
             swiftSettings: defaultSwiftSettings
         ),

@@ -1,15 +1,23 @@
 import CMapReduceShims
 import SystemPackage
 
-#if canImport(Glibc)
-@preconcurrency import Glibc
+// The one place the engine names its C library. The engine relies on `/proc`, `MADV_HUGEPAGE`,
+// `mallopt`, `SOCK_CLOEXEC` and `__RLIMIT_NPROC`: its platform is Linux with glibc (the musl branch is
+// kept for the static SDK but is not built or tested yet: `__RLIMIT_NPROC` is a glibc name). The C library
+// is re-exported, as NIOPosix does, so that no other file repeats this chain; other files call the
+// ``Syscall`` wrappers where an error number matters.
+#if !os(Linux)
+#error("swift-mapreduce runs on Linux only: it relies on /proc, MADV_HUGEPAGE, mallopt and Linux's limits.")
+#elseif canImport(Glibc)
+@_exported @preconcurrency public import Glibc
 #elseif canImport(Musl)
-@preconcurrency import Musl
-#elseif canImport(Darwin)
-import Darwin
+@_exported @preconcurrency public import Musl
 #else
-#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
+#error("swift-mapreduce needs glibc or musl.")
 #endif
+
+/// A file's status, as `stat` fills it in.
+typealias FileStatus = stat
 
 /// Thin wrappers over the system calls the engine makes: each retries `EINTR` and throws the `Errno`.
 enum Syscall {
@@ -25,13 +33,13 @@ enum Syscall {
     }
 
     static func open(_ path: String, _ flags: CInt, _ mode: mode_t = 0) throws(Errno) -> CInt {
-        try retrying { Glibc.open(path, flags | O_CLOEXEC, mode) }
+        try retrying { sysOpen(path, flags | O_CLOEXEC, mode) }
     }
 
     /// Opens a path given as bytes, which need not be UTF-8.
     static func open(path: some Collection<UInt8>, _ flags: CInt, _ mode: mode_t = 0) throws(Errno) -> CInt {
         try withCString(path) { (cPath) throws(Errno) -> CInt in
-            try retrying { Glibc.open(cPath, flags | O_CLOEXEC, mode) }
+            try retrying { sysOpen(cPath, flags | O_CLOEXEC, mode) }
         }
     }
 
@@ -59,34 +67,34 @@ enum Syscall {
         in directory: CInt,
         name: UnsafePointer<CChar>,
         followingLinks: Bool = true
-    ) throws(Errno) -> Glibc.stat {
-        var info = Glibc.stat()
-        _ = try retrying { Glibc.fstatat(directory, name, &info, followingLinks ? 0 : AT_SYMLINK_NOFOLLOW) }
+    ) throws(Errno) -> FileStatus {
+        var info = FileStatus()
+        _ = try retrying { sysFstatat(directory, name, &info, followingLinks ? 0 : AT_SYMLINK_NOFOLLOW) }
         return info
     }
 
     /// Whether this process may read `name` in `directory`, by its effective ids: one system call
     /// where opening and closing the file would be two.
     static func checkReadable(in directory: CInt, name: UnsafePointer<CChar>) throws(Errno) {
-        _ = try retrying { Glibc.faccessat(directory, name, R_OK, AT_EACCESS) }
+        _ = try retrying { sysFaccessat(directory, name, R_OK, AT_EACCESS) }
     }
 
     /// A file's modification time in nanoseconds since the epoch.
-    static func modificationTime(_ info: Glibc.stat) -> Int {
+    static func modificationTime(_ info: FileStatus) -> Int {
         Int(info.st_mtim.tv_sec) &* 1_000_000_000 &+ Int(info.st_mtim.tv_nsec)
     }
 
     static func close(_ fd: CInt) {
         // Never retry close: on Linux the descriptor is released even when it reports EINTR.
-        _ = Glibc.close(fd)
+        _ = sysClose(fd)
     }
 
     static func read(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
-        try retrying { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+        try retrying { sysRead(fd, buffer.baseAddress, buffer.count) }
     }
 
     static func pread(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer, _ offset: Int) throws(Errno) -> Int {
-        try retrying { Glibc.pread(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
+        try retrying { sysPread(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
     }
 
     /// Reads until `buffer` is full or the end of the file; returns how many bytes were read.
@@ -115,7 +123,7 @@ enum Syscall {
         var done = 0
         while done < buffer.count {
             let rest = UnsafeRawBufferPointer(rebasing: buffer[done...])
-            done += try retrying { Glibc.write(fd, rest.baseAddress, rest.count) }
+            done += try retrying { sysWrite(fd, rest.baseAddress, rest.count) }
         }
     }
 
@@ -136,18 +144,18 @@ enum Syscall {
 
     /// Creates a file only if it does not exist yet; false if it did.
     static func createExclusively(_ path: String) -> Bool {
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        let fd = sysOpen(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return false }
-        Glibc.close(fd)
+        sysClose(fd)
         return true
     }
 
     /// Creates a fresh empty file from a template ending in `XXXXXX`; returns its path.
     static func makeTemporaryFile(template: String) throws(Errno) -> String {
         var bytes = Array(template.utf8CString)
-        let fd = bytes.withUnsafeMutableBufferPointer { Glibc.mkstemp($0.baseAddress!) }
+        let fd = bytes.withUnsafeMutableBufferPointer { sysMkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw Errno(rawValue: errno) }
-        Glibc.close(fd)
+        sysClose(fd)
         return String(decoding: bytes.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
@@ -190,15 +198,15 @@ enum Syscall {
         Int(try fstat(fd).st_size)
     }
 
-    static func fstat(_ fd: CInt) throws(Errno) -> Glibc.stat {
-        var info = Glibc.stat()
-        _ = try retrying { Glibc.fstat(fd, &info) }
+    static func fstat(_ fd: CInt) throws(Errno) -> FileStatus {
+        var info = FileStatus()
+        _ = try retrying { sysFstat(fd, &info) }
         return info
     }
 
     /// `stat` (following symbolic links) or `lstat`.
-    static func stat(_ path: String, followingLinks: Bool = true) throws(Errno) -> Glibc.stat {
-        var info = Glibc.stat()
+    static func stat(_ path: String, followingLinks: Bool = true) throws(Errno) -> FileStatus {
+        var info = FileStatus()
         if followingLinks {
             _ = try retrying { statFile(path, &info) }
         } else {
@@ -208,8 +216,8 @@ enum Syscall {
     }
 
     /// `stat` or `lstat`, or nil if nothing is there.
-    static func statIfExists(_ path: String, followingLinks: Bool = true) throws(Errno) -> Glibc.stat? {
-        var info = Glibc.stat()
+    static func statIfExists(_ path: String, followingLinks: Bool = true) throws(Errno) -> FileStatus? {
+        var info = FileStatus()
         while true {
             let result = followingLinks ? statFile(path, &info) : lstatFile(path, &info)
             if result == 0 { return info }
@@ -222,54 +230,54 @@ enum Syscall {
     /// Opens a file, or returns the error number: for callers that handle some errors themselves.
     static func openOrError(_ path: String, _ flags: CInt, _ mode: mode_t = 0) -> Result<CInt, Errno> {
         while true {
-            let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+            let fd = sysOpen(path, flags | O_CLOEXEC, mode)
             if fd >= 0 { return .success(fd) }
             if errno != EINTR { return .failure(Errno(rawValue: errno)) }
         }
     }
 
     static func fsync(_ fd: CInt) throws(Errno) {
-        _ = try retrying { Glibc.fsync(fd) }
+        _ = try retrying { sysFsync(fd) }
     }
 
     /// Sets an open file's permission bits, whatever the umask took away when it was created.
     static func fchmod(_ fd: CInt, _ mode: mode_t) throws(Errno) {
-        _ = try retrying { Glibc.fchmod(fd, mode) }
+        _ = try retrying { sysFchmod(fd, mode) }
     }
 
     static func rename(_ from: String, _ to: String) throws(Errno) {
-        _ = try retrying { Glibc.rename(from, to) }
+        _ = try retrying { sysRename(from, to) }
     }
 
     /// Empties a file; errors are ignored (fault injection only).
     static func truncate(path: some Collection<UInt8>) {
-        withCString(path) { _ = Glibc.truncate($0, 0) }
+        withCString(path) { _ = sysTruncate($0, 0) }
     }
 
     static func unlink(_ path: String) {
-        _ = Glibc.unlink(path)
+        _ = sysUnlink(path)
     }
 
     static func mkdir(_ path: String, _ mode: mode_t = 0o700) throws(Errno) {
-        _ = try retrying { Glibc.mkdir(path, mode) }
+        _ = try retrying { sysMkdir(path, mode) }
     }
 
     /// Creates a fresh private directory from a template ending in `XXXXXX`.
     static func makeTemporaryDirectory(template: String) throws(Errno) -> String {
         var bytes = Array(template.utf8CString)
-        let result = bytes.withUnsafeMutableBufferPointer { Glibc.mkdtemp($0.baseAddress!) }
+        let result = bytes.withUnsafeMutableBufferPointer { sysMkdtemp($0.baseAddress!) }
         guard result != nil else { throw Errno(rawValue: errno) }
         return String(decoding: bytes.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The names in a directory, without `.` and `..`.
     static func listDirectory(_ path: String) throws(Errno) -> [String] {
-        guard let dir = Glibc.opendir(path) else { throw Errno(rawValue: errno) }
-        defer { Glibc.closedir(dir) }
+        guard let dir = sysOpendir(path) else { throw Errno(rawValue: errno) }
+        defer { sysClosedir(dir) }
         var names: [String] = []
         while true {
             errno = 0
-            guard let entry = Glibc.readdir(dir) else {
+            guard let entry = sysReaddir(dir) else {
                 if errno != 0 { throw Errno(rawValue: errno) }
                 break
             }
@@ -283,15 +291,15 @@ enum Syscall {
 
     /// Removes a directory tree; errors are ignored, as cleanup must not mask the job's own outcome.
     static func removeTree(_ path: String) {
-        var info = Glibc.stat()
-        guard Glibc.lstat(path, &info) == 0 else { return }
+        var info = FileStatus()
+        guard sysLstat(path, &info) == 0 else { return }
         if (info.st_mode & S_IFMT) == S_IFDIR {
             for name in (try? listDirectory(path)) ?? [] {
                 removeTree(path + "/" + name)
             }
-            _ = Glibc.rmdir(path)
+            _ = sysRmdir(path)
         } else {
-            _ = Glibc.unlink(path)
+            _ = sysUnlink(path)
         }
     }
 
@@ -340,43 +348,43 @@ enum Syscall {
 
     /// A close-on-exec copy of a descriptor.
     static func duplicate(_ fd: CInt) throws(Errno) -> CInt {
-        try retrying { Glibc.fcntl(fd, F_DUPFD_CLOEXEC, 3) }
+        try retrying { sysFcntl(fd, F_DUPFD_CLOEXEC, 3) }
     }
 
     /// Clears `O_NONBLOCK`.
     static func setBlocking(_ fd: CInt) {
-        let flags = Glibc.fcntl(fd, F_GETFL)
-        if flags >= 0 { _ = Glibc.fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
+        let flags = sysFcntl(fd, F_GETFL)
+        if flags >= 0 { _ = sysFcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
     }
 
     /// Where a symbolic link points.
     static func readLink(_ path: String) throws(Errno) -> String {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = try retrying { Glibc.readlink(path, &buffer, buffer.count - 1) }
+        let count = try retrying { sysReadlink(path, &buffer, buffer.count - 1) }
         return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     static func socketPair() throws(Errno) -> (CInt, CInt) {
         var fds: [CInt] = [-1, -1]
         _ = try retrying {
-            Glibc.socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0, &fds)
+            sysSocketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0, &fds)
         }
         return (fds[0], fds[1])
     }
 
     /// Sends a signal to the calling thread: it is handled before this returns.
     static func raise(_ signal: CInt) {
-        _ = Glibc.raise(signal)
+        _ = sysRaise(signal)
     }
 
     static func kill(_ pid: pid_t, _ signal: CInt) {
-        _ = Glibc.kill(pid, signal)
+        _ = sysKill(pid, signal)
     }
 
     /// Waits for `pid`; with `block: false` returns nil while it still runs.
     static func wait(_ pid: pid_t, block: Bool) throws(Errno) -> CInt? {
         var status: CInt = 0
-        let result = try retrying { Glibc.waitpid(pid, &status, block ? 0 : WNOHANG) }
+        let result = try retrying { sysWaitpid(pid, &status, block ? 0 : WNOHANG) }
         return result == 0 ? nil : status
     }
 
@@ -469,9 +477,52 @@ func describeError(_ error: any Error) -> String {
     return "\(error)"
 }
 
-// At file scope the names resolve to the C functions rather than to the `stat` struct.
+// At file scope the names resolve to the C functions rather than to the `stat` struct or to ``Syscall``'s
+// own methods of the same names: these let ``Syscall`` call the C library without naming its module.
 private func statFile(_ path: String, _ info: inout stat) -> CInt { stat(path, &info) }
 private func lstatFile(_ path: String, _ info: inout stat) -> CInt { lstat(path, &info) }
+private func sysOpen(_ path: UnsafePointer<CChar>, _ flags: CInt, _ mode: mode_t) -> CInt { open(path, flags, mode) }
+private func sysFstatat(_ fd: CInt, _ name: UnsafePointer<CChar>, _ info: inout FileStatus, _ flags: CInt) -> CInt {
+    fstatat(fd, name, &info, flags)
+}
+private func sysFaccessat(_ fd: CInt, _ name: UnsafePointer<CChar>, _ mode: CInt, _ flags: CInt) -> CInt {
+    faccessat(fd, name, mode, flags)
+}
+@discardableResult private func sysClose(_ fd: CInt) -> CInt { close(fd) }
+private func sysFchmod(_ fd: CInt, _ mode: mode_t) -> CInt { fchmod(fd, mode) }
+private func sysPwrite(_ fd: CInt, _ buffer: UnsafeRawPointer?, _ count: Int, _ offset: off_t) -> Int {
+    pwrite(fd, buffer, count, offset)
+}
+private func sysFtruncate(_ fd: CInt, _ size: off_t) -> CInt { ftruncate(fd, size) }
+private func sysRead(_ fd: CInt, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int { read(fd, buffer, count) }
+private func sysPread(_ fd: CInt, _ buffer: UnsafeMutableRawPointer?, _ count: Int, _ offset: off_t) -> Int {
+    pread(fd, buffer, count, offset)
+}
+private func sysWrite(_ fd: CInt, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int { write(fd, buffer, count) }
+private func sysMkstemp(_ template: UnsafeMutablePointer<CChar>) -> CInt { mkstemp(template) }
+private func sysFstat(_ fd: CInt, _ info: inout FileStatus) -> CInt { fstat(fd, &info) }
+private func sysFsync(_ fd: CInt) -> CInt { fsync(fd) }
+private func sysRename(_ from: UnsafePointer<CChar>, _ to: UnsafePointer<CChar>) -> CInt { rename(from, to) }
+private func sysTruncate(_ path: UnsafePointer<CChar>, _ length: off_t) -> CInt { truncate(path, length) }
+private func sysUnlink(_ path: UnsafePointer<CChar>) -> CInt { unlink(path) }
+private func sysMkdir(_ path: UnsafePointer<CChar>, _ mode: mode_t) -> CInt { mkdir(path, mode) }
+private func sysMkdtemp(_ template: UnsafeMutablePointer<CChar>) -> UnsafeMutablePointer<CChar>? { mkdtemp(template) }
+private func sysOpendir(_ path: UnsafePointer<CChar>) -> OpaquePointer? { opendir(path) }
+@discardableResult private func sysClosedir(_ dir: OpaquePointer) -> CInt { closedir(dir) }
+private func sysReaddir(_ dir: OpaquePointer) -> UnsafeMutablePointer<dirent>? { readdir(dir) }
+private func sysLstat(_ path: UnsafePointer<CChar>, _ info: inout FileStatus) -> CInt { lstat(path, &info) }
+private func sysRmdir(_ path: UnsafePointer<CChar>) -> CInt { rmdir(path) }
+private func sysFcntl(_ fd: CInt, _ command: CInt) -> CInt { fcntl(fd, command) }
+private func sysFcntl(_ fd: CInt, _ command: CInt, _ argument: CInt) -> CInt { fcntl(fd, command, argument) }
+private func sysReadlink(_ path: UnsafePointer<CChar>, _ buffer: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {
+    readlink(path, buffer, count)
+}
+private func sysSocketpair(_ domain: CInt, _ type: CInt, _ proto: CInt, _ fds: UnsafeMutablePointer<CInt>) -> CInt {
+    socketpair(domain, type, proto, fds)
+}
+private func sysRaise(_ signal: CInt) -> CInt { raise(signal) }
+private func sysKill(_ pid: pid_t, _ signal: CInt) -> CInt { kill(pid, signal) }
+private func sysWaitpid(_ pid: pid_t, _ status: inout CInt, _ options: CInt) -> pid_t { waitpid(pid, &status, options) }
 
 /// Allocates `byteCount` bytes for a large, randomly probed table: 2 MiB aligned and marked for
 /// transparent huge pages when it is that big, so that random probes miss the TLB far less often.
@@ -502,7 +553,7 @@ extension Syscall {
         var done = 0
         while done < buffer.count {
             let rest = UnsafeRawBufferPointer(rebasing: buffer[done...])
-            done += try retrying { Glibc.pwrite(fd, rest.baseAddress, rest.count, off_t(offset + done)) }
+            done += try retrying { sysPwrite(fd, rest.baseAddress, rest.count, off_t(offset + done)) }
         }
     }
 
@@ -513,6 +564,6 @@ extension Syscall {
 
     /// Sets a file's size, leaving a hole where it grows.
     static func setFileSize(_ fd: CInt, _ size: Int) throws(Errno) {
-        _ = try retrying { Glibc.ftruncate(fd, off_t(size)) }
+        _ = try retrying { sysFtruncate(fd, off_t(size)) }
     }
 }

@@ -1,13 +1,5 @@
 import Synchronization
 
-#if canImport(Glibc)
-@preconcurrency public import Glibc
-#elseif canImport(Musl)
-@preconcurrency public import Musl
-#else
-#error("The memory sampler reads /proc: it needs Linux.")
-#endif
-
 /// Samples the anonymous memory (`RssAnon` in `/proc/<pid>/status`) of a process and of its children
 /// on a thread of its own, about every millisecond, and keeps each process's peak.
 ///

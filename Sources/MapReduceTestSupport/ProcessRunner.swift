@@ -1,13 +1,3 @@
-#if canImport(Glibc)
-@preconcurrency public import Glibc
-#elseif canImport(Musl)
-@preconcurrency public import Musl
-#elseif canImport(Darwin)
-public import Darwin
-#else
-#error("The test support needs a POSIX C library (Glibc, Musl or Darwin).")
-#endif
-
 /// What a finished process left behind.
 public struct ProcessResult: Sendable, CustomStringConvertible {
     /// The exit status, or 128 + the signal that killed it.
@@ -53,7 +43,7 @@ public final class ChildProcess: @unchecked Sendable {
         standardInput: [UInt8]? = nil
     ) throws {
         // A child that exits before reading all its input must not kill the test process with SIGPIPE.
-        Glibc.signal(SIGPIPE, SIG_IGN)
+        ignoreBrokenPipes()
         var outPipe: [CInt] = [-1, -1]
         var errPipe: [CInt] = [-1, -1]
         var inPipe: [CInt] = [-1, -1]
@@ -224,4 +214,9 @@ public final class ChildProcess: @unchecked Sendable {
 public struct POSIXFailure: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// Ignores SIGPIPE; at file scope `signal` is the C library's.
+private func ignoreBrokenPipes() {
+    _ = signal(SIGPIPE, SIG_IGN)
 }

@@ -1,13 +1,3 @@
-#if canImport(Glibc)
-@preconcurrency public import Glibc
-#elseif canImport(Musl)
-@preconcurrency public import Musl
-#elseif canImport(Darwin)
-public import Darwin
-#else
-#error("The test support needs a POSIX C library (Glibc, Musl or Darwin).")
-#endif
-
 /// Where things are: the package, the built `mapreduce`, the fixtures, the Python reference.
 public enum TestEnvironment {
     /// The package's root directory, found from this source file's path.
@@ -105,7 +95,7 @@ public enum Files {
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            let n = buffer.withUnsafeMutableBytes { readDescriptor(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
             bytes.append(contentsOf: buffer[0..<n])
@@ -120,7 +110,7 @@ public enum Files {
         try bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                let n = writeDescriptor(fd, raw.baseAddress! + offset, raw.count - offset)
                 guard n > 0 else { throw POSIXFailure("write \(path)") }
                 offset += n
             }
@@ -134,14 +124,14 @@ public enum Files {
         }
         guard fd >= 0 else { throw POSIXFailure("open \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        let written = bytes.withUnsafeBytes { writeDescriptor(fd, $0.baseAddress, $0.count) }
         guard written == bytes.count else { throw POSIXFailure("write \(path)") }
     }
 
     /// Makes a symbolic link whose own path is given as bytes.
     public static func symlink(target: String, rawPath path: [UInt8]) throws {
         let result = (path.map { CChar(bitPattern: $0) } + [0]).withUnsafeBufferPointer {
-            Glibc.symlink(target, $0.baseAddress!)
+            makeSymbolicLink(target, $0.baseAddress!)
         }
         guard result == 0 else { throw POSIXFailure("symlink \(path): \(String(cString: strerror(errno)))") }
     }
@@ -199,3 +189,10 @@ public enum ProcessTree {
 public func pause(milliseconds: Int) {
     usleep(UInt32(milliseconds * 1000))
 }
+
+// At file scope these names are the C library's, not ``Files``'s own methods.
+private func readDescriptor(_ fd: CInt, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int {
+    read(fd, buffer, count)
+}
+private func writeDescriptor(_ fd: CInt, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int { write(fd, buffer, count) }
+private func makeSymbolicLink(_ target: String, _ path: UnsafePointer<CChar>) -> CInt { symlink(target, path) }

@@ -2,16 +2,6 @@ import ArgumentParser
 import MapReduce
 import MapReduceJobs
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#else
-#error("mapreduce needs a POSIX C library (Glibc, Musl or Darwin).")
-#endif
-
 struct WordCountCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wordcount",

@@ -1,12 +1,6 @@
 import MapReduceTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 /// Workers that die, tasks that kill them, signals, and a coordinator that is killed: the job either
 /// produces exactly the right output or fails cleanly, and no process or temporary file is left behind.
 @Suite("Faults", .serialized)

@@ -1,12 +1,6 @@
 import MapReduceTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 /// The README's promises under hostile use: outputs that are not plain files, closed and full standard
 /// output, streams that never end or never speak, signals, crashing workers and shrinking inputs. Each
 /// case checks the exit status, that the error is one line, and that no process, temporary directory or

@@ -2,15 +2,6 @@ import MapReduce
 import MapReduceTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#else
-#error("The tests need a POSIX C library (Glibc, Musl or Darwin).")
-#endif
 
 @Suite("Cluster secret files")
 struct ClusterSecretTests {

@@ -1,14 +1,5 @@
 import Crypto
 
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#elseif canImport(Musl)
-@preconcurrency import Musl
-#elseif canImport(Darwin)
-import Darwin
-#else
-#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
-#endif
 
 /// What a node runs: its binary and the jobs compiled into it.
 ///

@@ -1,15 +1,6 @@
 import Crypto
 import SystemPackage
 
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#elseif canImport(Musl)
-@preconcurrency import Musl
-#elseif canImport(Darwin)
-import Darwin
-#else
-#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
-#endif
 
 /// The secret a coordinator and its peers share, read from a file only its owner may read.
 ///

@@ -1,15 +1,5 @@
 import SystemPackage
 
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#elseif canImport(Musl)
-@preconcurrency import Musl
-#elseif canImport(Darwin)
-import Darwin
-#else
-#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
-#endif
-
 /// Where a job's output goes, opened before the work starts so that a destination that cannot be
 /// written fails the job before any work is done.
 ///

@@ -1,4 +1,4 @@
-/// Reads the records of one run file in order (`keyLength key outputLength output`, lengths as varints),
+/// Reads the records of one run file in order (``RecordFormat``: `keyLength key outputLength output`),
 /// parsing them in place in a buffer that is refilled as it drains.
 ///
 /// A noncopyable value rather than a class: the merge loop calls ``advance()`` once per output key, and
@@ -66,17 +66,12 @@ struct RunReader: ~Copyable {
         return true
     }
 
+    /// A length at `position`, whose bytes may not be buffered yet; small enough that adding to it
+    /// cannot overflow.
     private func varint(at position: inout Int) throws -> Int {
-        var result = 0
-        var shift = 0
-        while true {
-            guard position < self.end, shift < 63 else { throw self.corrupt() }
-            let byte = self.buffer.load(fromByteOffset: position, as: UInt8.self)
-            position += 1
-            result |= Int(byte & 0x7f) << shift
-            if byte < 0x80 { return result }
-            shift += 7
-        }
+        guard let value = RecordFormat.readVarint(self.buffer, &position, self.end), value <= UInt64(Int.max >> 2)
+        else { throw self.corrupt() }
+        return Int(value)
     }
 
     /// Moves what is left to the front and reads until `minimum` bytes are buffered or the run ends.

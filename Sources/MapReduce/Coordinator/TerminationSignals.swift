@@ -1,15 +1,5 @@
 import Synchronization
 
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#elseif canImport(Musl)
-@preconcurrency import Musl
-#elseif canImport(Darwin)
-import Darwin
-#else
-#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
-#endif
-
 /// Turns the signals that ask a program to stop (SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
 /// SIGXCPU, SIGALRM) into task cancellation, so that a job stops its workers, removes its temporary files
 /// and writes no output before the program exits with the conventional status, 128 + the signal's number.

@@ -1,15 +1,5 @@
 import SystemPackage
 
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#elseif canImport(Musl)
-@preconcurrency import Musl
-#elseif canImport(Darwin)
-import Darwin
-#else
-#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
-#endif
-
 /// Where a job reads from.
 public enum InputSource: Sendable, Hashable {
     /// A file, or a directory whose files are read recursively, in sorted order.

@@ -1,15 +1,5 @@
 import SystemPackage
 
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#elseif canImport(Musl)
-@preconcurrency import Musl
-#elseif canImport(Darwin)
-import Darwin
-#else
-#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
-#endif
-
 /// Starts worker processes: `posix_spawn` of an executable (our own, by default), never a bare `fork()`.
 enum WorkerSpawner {
     /// Spawns `executable arguments…` with `channel` as its descriptor 3 and default signal handling.

@@ -18,8 +18,9 @@ package struct Frame: Sendable, Equatable {
     /// The largest payload accepted on a local worker pipe.
     package static let localPayloadLimit = 64 << 20
 
-    /// The header for a payload of `count` bytes.
+    /// The header for a payload of `count` bytes: the one place a header is encoded.
     package static func header(kind: UInt8, payloadCount count: Int) -> [UInt8] {
+        precondition(count >= 0 && count <= Int(UInt32.max), "a frame's payload is at most 4 GiB")
         let length = UInt32(count)
         return [
             UInt8(length >> 24), UInt8(truncatingIfNeeded: length >> 16),
@@ -27,7 +28,8 @@ package struct Frame: Sendable, Equatable {
         ]
     }
 
-    /// Parses a header, checking the length against `limit`.
+    /// Parses a header, checking the length against `limit`: the one header parser, used by
+    /// ``BlockingFrameChannel`` and ``FrameDecoder``.
     package static func parseHeader(_ bytes: some Collection<UInt8>, limit: Int) throws -> (kind: UInt8, length: Int) {
         precondition(bytes.count >= headerSize)
         var iterator = bytes.makeIterator()

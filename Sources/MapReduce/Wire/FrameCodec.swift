@@ -1,32 +1,32 @@
-import NIOCore
+package import NIOCore
 
 /// Splits a byte stream into ``Frame``s, refusing any frame longer than the limit before buffering it.
-struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
-    typealias InboundOut = Frame
+///
+/// The header is parsed by ``Frame/parseHeader(_:limit:)``, the parser ``BlockingFrameChannel`` uses too,
+/// as soon as its five bytes have arrived: a length over the limit fails the stream then, not after the
+/// payload has been buffered.
+package struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
+    package typealias InboundOut = Frame
 
-    let limit: Int
+    package let limit: Int
 
-    init(limit: Int) {
+    package init(limit: Int) {
         self.limit = limit
     }
 
-    mutating func decode(buffer: inout ByteBuffer) throws -> Frame? {
-        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self),
-            let kind = buffer.getInteger(at: buffer.readerIndex + 4, as: UInt8.self)
-        else { return nil }
-        guard Int(length) <= self.limit else {
-            throw MapReduceError(
-                .protocolViolation,
-                "a frame of kind \(kind) announces \(length) bytes, over the limit of \(self.limit)"
-            )
-        }
-        guard buffer.readableBytes >= Frame.headerSize + Int(length) else { return nil }
+    package mutating func decode(buffer: inout ByteBuffer) throws -> Frame? {
+        guard buffer.readableBytes >= Frame.headerSize else { return nil }
+        let (kind, length) = try Frame.parseHeader(
+            buffer.readableBytesView.prefix(Frame.headerSize),
+            limit: self.limit
+        )
+        guard buffer.readableBytes - Frame.headerSize >= length else { return nil }
         buffer.moveReaderIndex(forwardBy: Frame.headerSize)
-        let payload = buffer.readBytes(length: Int(length)) ?? []
+        let payload = buffer.readBytes(length: length) ?? []
         return Frame(kind: kind, payload: payload)
     }
 
-    mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> Frame? {
+    package mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> Frame? {
         if let frame = try self.decode(buffer: &buffer) { return frame }
         if buffer.readableBytes > 0 && seenEOF {
             throw MapReduceError(.protocolViolation, "the connection closed inside a frame")
@@ -35,15 +35,15 @@ struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
     }
 }
 
-/// Writes ``Frame``s with their header.
-struct FrameEncoder: MessageToByteEncoder {
-    typealias OutboundIn = Frame
+/// Writes ``Frame``s with the header ``Frame/header(kind:payloadCount:)`` makes.
+package struct FrameEncoder: MessageToByteEncoder {
+    package typealias OutboundIn = Frame
 
-    init() {}
+    package init() {}
 
-    func encode(data: Frame, out: inout ByteBuffer) throws {
-        out.writeInteger(UInt32(data.payload.count))
-        out.writeInteger(data.kind)
+    package func encode(data: Frame, out: inout ByteBuffer) throws {
+        out.reserveCapacity(minimumWritableBytes: Frame.headerSize + data.payload.count)
+        out.writeBytes(Frame.header(kind: data.kind, payloadCount: data.payload.count))
         out.writeBytes(data.payload)
     }
 }

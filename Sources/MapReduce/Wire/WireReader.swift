@@ -34,18 +34,10 @@ public struct WireReader {
 
     /// Reads an unsigned LEB128 variable-length integer.
     @inlinable public mutating func readVarint() throws -> UInt64 {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while true {
-            guard self.position < self.buffer.count, shift < 64 else { throw Self.truncated("a varint") }
-            let byte = self.buffer[self.position]
-            self.position += 1
-            // The tenth byte holds bit 63 alone: anything more would be cut off, not read.
-            guard shift < 63 || byte <= 1 else { throw Self.truncated("a varint") }
-            result |= UInt64(byte & 0x7f) << shift
-            if byte < 0x80 { return result }
-            shift += 7
-        }
+        guard let base = self.buffer.baseAddress,
+            let value = RecordFormat.readVarint(base, &self.position, self.buffer.count)
+        else { throw Self.truncated("a varint") }
+        return value
     }
 
     /// Reads a varint that must fit an `Int` no larger than `limit`.

@@ -223,8 +223,9 @@ final class BufferingSink<P: Partitioner, Value: WireCodable> {
             self.scratch.removeAll()
             batch.values[i].encode(into: &self.scratch)
             let before = self.buffers[partition].count
-            self.buffers[partition].writeLengthPrefixed(key)
-            self.scratch.bytes.withUnsafeBytes { self.buffers[partition].writeLengthPrefixed($0) }
+            self.scratch.bytes.withUnsafeBytes { value in
+                RecordFormat.append(key: key, value: value, to: &self.buffers[partition])
+            }
             self.records[partition] += 1
             self.bufferedBytes += self.buffers[partition].count - before
         }
@@ -309,18 +310,12 @@ struct PartitionedRecords {
     /// Appends `keyLength key valueLength value` (lengths as varints) to `partition`.
     @inlinable @inline(__always)
     mutating func append(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, to partition: Int) {
-        let needed = key.count &+ value.count &+ 20
+        let needed = RecordFormat.maximumSize(keyCount: key.count, valueCount: value.count)
         let chunk = self.current + partition
         if _slowPath(chunk.pointee.used &+ needed > chunk.pointee.capacity) {
             self.startChunk(partition: partition, needed: needed)
         }
-        let base = chunk.pointee.base!
-        var position = SpillWriter.putVarint(key.count, base, chunk.pointee.used)
-        if let bytes = key.baseAddress { copyBytes(from: bytes, to: base + position, count: key.count) }
-        position &+= key.count
-        position = SpillWriter.putVarint(value.count, base, position)
-        if let bytes = value.baseAddress { copyBytes(from: bytes, to: base + position, count: value.count) }
-        chunk.pointee.used = position &+ value.count
+        chunk.pointee.used = RecordFormat.put(key: key, value: value, into: chunk.pointee.base!, at: chunk.pointee.used)
         self.records[partition] &+= 1
         self.count &+= 1
     }
@@ -385,10 +380,10 @@ struct SpillSorter {
         var position = 0
         while position < end {
             let start = position
-            guard let keyLength = readRecordLength(base, &position, end) else { throw Self.malformed() }
+            guard let keyLength = RecordFormat.readLength(base, &position, end) else { throw Self.malformed() }
             let key = UnsafeRawBufferPointer(start: base + position, count: keyLength)
             position &+= keyLength
-            guard let valueLength = readRecordLength(base, &position, end) else { throw Self.malformed() }
+            guard let valueLength = RecordFormat.readLength(base, &position, end) else { throw Self.malformed() }
             position &+= valueLength
             precondition(self.records.count < Int(UInt32.max), "a spill partition holds at most 4 Gi records")
             self.order.append(PrefixEntry(prefix: keyPrefix(key), slot: UInt32(truncatingIfNeeded: self.records.count)))
@@ -423,7 +418,7 @@ struct SpillSorter {
     static func key(of record: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         guard let base = record.baseAddress else { return record }
         var position = 0
-        let length = readRecordLength(base, &position, record.count) ?? 0
+        let length = RecordFormat.readLength(base, &position, record.count) ?? 0
         return UnsafeRawBufferPointer(start: base + position, count: length)
     }
 }

@@ -134,30 +134,6 @@ func keyPrefix(_ key: UnsafeRawBufferPointer) -> UInt64 {
     return KeyWords.word(of: base, length: key.count, at: 0).byteSwapped
 }
 
-/// Reads the varint length at `position` of a record in `base[..<end]`, moving past it; nil if it is
-/// truncated, too long, or runs past `end` with the bytes it counts. One-byte lengths, nearly all of
-/// them, take one load and one branch.
-@inlinable @inline(__always)
-func readRecordLength(_ base: UnsafeRawPointer, _ position: inout Int, _ end: Int) -> Int? {
-    guard position < end else { return nil }
-    let first = base.load(fromByteOffset: position, as: UInt8.self)
-    position &+= 1
-    var length = Int(first)
-    if _slowPath(first >= 0x80) {
-        length = Int(first & 0x7f)
-        var shift = 7
-        while true {
-            guard position < end, shift < 56 else { return nil }
-            let byte = base.load(fromByteOffset: position, as: UInt8.self)
-            position &+= 1
-            length |= Int(byte & 0x7f) << shift
-            if byte < 0x80 { break }
-            shift += 7
-        }
-    }
-    return length <= end &- position ? length : nil
-}
-
 /// One sorted segment of a spill being read: `keyLength key valueLength value` records, keys in
 /// nondecreasing byte order.
 @usableFromInline
@@ -183,10 +159,10 @@ struct SegmentCursor {
     mutating func advance() throws -> Bool {
         var position = self.position
         guard position < self.end else { return false }
-        guard let keyLength = readRecordLength(self.base, &position, self.end) else { throw self.corrupt() }
+        guard let keyLength = RecordFormat.readLength(self.base, &position, self.end) else { throw self.corrupt() }
         let key = UnsafeRawBufferPointer(start: self.base + position, count: keyLength)
         position &+= keyLength
-        guard let valueLength = readRecordLength(self.base, &position, self.end) else { throw self.corrupt() }
+        guard let valueLength = RecordFormat.readLength(self.base, &position, self.end) else { throw self.corrupt() }
         self.value = UnsafeRawBufferPointer(start: self.base + position, count: valueLength)
         self.position = position &+ valueLength
         let prefix = keyPrefix(key)

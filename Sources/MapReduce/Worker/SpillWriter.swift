@@ -1,86 +1,46 @@
-/// Writes one spill file: partition after partition, each a run of `keyLength key valueLength value`
-/// records (lengths as varints), and remembers where each partition's segment is.
+/// Writes one spill file: partition after partition, each a run of records in ``RecordFormat``, and
+/// remembers where each partition's segment is.
 ///
-/// Records go into a large buffer with plain stores, written out with one system call per megabyte.
-/// Its fields skip dynamic exclusivity checks: a writer belongs to one spill of one worker.
+/// Records go straight into the buffer of a ``BufferedFileWriter`` with plain stores, written out with
+/// one system call per megabyte. Its fields skip dynamic exclusivity checks: a writer belongs to one
+/// spill of one worker.
 @usableFromInline
 final class SpillWriter {
-    @usableFromInline let path: String
-    @usableFromInline let fd: CInt
-    @usableFromInline let buffer: UnsafeMutableRawPointer
-    @usableFromInline let capacity: Int
-    @usableFromInline @exclusivity(unchecked) var used = 0
-    @usableFromInline @exclusivity(unchecked) var flushed = 0
+    @usableFromInline let file: BufferedFileWriter
     @usableFromInline @exclusivity(unchecked) var segments: [SpillSegment] = []
     @usableFromInline @exclusivity(unchecked) var segmentStart = 0
     @usableFromInline @exclusivity(unchecked) var segmentKeys = 0
-    private var closed = false
 
     @usableFromInline
     init(path: String, capacity: Int = 1 << 20) throws {
-        self.path = path
-        do {
-            self.fd = try Syscall.createForWriting(path)
-        } catch {
-            throw MapReduceError(.io, "cannot create: \(error.message)", input: path)
-        }
-        self.capacity = capacity
-        self.buffer = .allocate(byteCount: capacity, alignment: 16)
-    }
-
-    deinit {
-        if !self.closed { Syscall.close(self.fd) }
-        self.buffer.deallocate()
+        self.file = try BufferedFileWriter(path: path, bufferSize: capacity)
     }
 
     /// Bytes written so far, buffered or not.
-    @inlinable var offset: Int { self.flushed &+ self.used }
+    @inlinable var offset: Int { self.file.offset }
 
     /// Appends one record to the current partition's segment.
     @inlinable
     func writeRecord(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws {
-        let needed = key.count &+ value.count &+ 20
-        if _slowPath(self.used &+ needed > self.capacity) {
-            try self.flush()
-            if needed > self.capacity {
-                try self.writeLarge(key: key, value: value)
-                return
-            }
+        let needed = RecordFormat.maximumSize(keyCount: key.count, valueCount: value.count)
+        guard let room = try self.file.reserve(needed) else {
+            try self.writeLarge(key: key, value: value)
+            return
         }
-        var position = self.used
-        position = Self.putVarint(key.count, self.buffer, position)
-        if let base = key.baseAddress { copyBytes(from: base, to: self.buffer + position, count: key.count) }
-        position &+= key.count
-        position = Self.putVarint(value.count, self.buffer, position)
-        if let base = value.baseAddress { copyBytes(from: base, to: self.buffer + position, count: value.count) }
-        self.used = position &+ value.count
+        self.file.commit(RecordFormat.put(key: key, value: value, into: room, at: 0))
         self.segmentKeys &+= 1
-    }
-
-    @inlinable @inline(__always)
-    static func putVarint(_ value: Int, _ buffer: UnsafeMutableRawPointer, _ position: Int) -> Int {
-        var value = UInt64(value)
-        var position = position
-        while value >= 0x80 {
-            buffer.storeBytes(of: UInt8(truncatingIfNeeded: value) | 0x80, toByteOffset: position, as: UInt8.self)
-            value >>= 7
-            position &+= 1
-        }
-        buffer.storeBytes(of: UInt8(value), toByteOffset: position, as: UInt8.self)
-        return position &+ 1
     }
 
     /// A record larger than the buffer, written straight through.
     @usableFromInline
     func writeLarge(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws {
-        var header = [UInt8](repeating: 0, count: 20)
-        try header.withUnsafeMutableBytes { raw in
-            let keyHeader = Self.putVarint(key.count, raw.baseAddress!, 0)
-            try self.writeThrough(UnsafeRawBufferPointer(rebasing: raw[0..<keyHeader]))
-            try self.writeThrough(key)
-            let valueHeader = Self.putVarint(value.count, raw.baseAddress!, 0)
-            try self.writeThrough(UnsafeRawBufferPointer(rebasing: raw[0..<valueHeader]))
-            try self.writeThrough(value)
+        try withUnsafeTemporaryAllocation(byteCount: RecordFormat.maximumVarintSize, alignment: 1) { header in
+            let keyHeader = RecordFormat.putVarint(key.count, header.baseAddress!, 0)
+            try self.file.write(UnsafeRawBufferPointer(rebasing: header[..<keyHeader]))
+            try self.file.write(key)
+            let valueHeader = RecordFormat.putVarint(value.count, header.baseAddress!, 0)
+            try self.file.write(UnsafeRawBufferPointer(rebasing: header[..<valueHeader]))
+            try self.file.write(value)
         }
         self.segmentKeys += 1
     }
@@ -95,32 +55,7 @@ final class SpillWriter {
     @usableFromInline
     func writeEncodedRecords(_ records: UnsafeRawBufferPointer, count: Int) throws {
         self.segmentKeys &+= count
-        guard let base = records.baseAddress, !records.isEmpty else { return }
-        if self.used &+ records.count <= self.capacity {
-            copyBytes(from: base, to: self.buffer + self.used, count: records.count)
-            self.used &+= records.count
-        } else {
-            try self.flush()
-            try self.writeThrough(records)
-        }
-    }
-
-    @usableFromInline
-    func writeThrough(_ bytes: UnsafeRawBufferPointer) throws {
-        do {
-            try Syscall.writeFully(self.fd, bytes)
-        } catch {
-            throw MapReduceError(.io, "cannot write: \(error.message)", input: self.path)
-        }
-        self.flushed += bytes.count
-    }
-
-    @usableFromInline
-    func flush() throws {
-        guard self.used > 0 else { return }
-        let used = self.used
-        self.used = 0
-        try self.writeThrough(UnsafeRawBufferPointer(start: self.buffer, count: used))
+        try self.file.write(records)
     }
 
     /// Ends the current partition's segment and starts the next.
@@ -136,10 +71,8 @@ final class SpillWriter {
     /// Flushes and closes the file; `sorted` says whether every segment was written in key order.
     @usableFromInline
     func finish(sorted: Bool = false) throws -> Spill {
-        try self.flush()
-        self.closed = true
-        Syscall.close(self.fd)
-        return Spill(path: self.path, segments: self.segments, sorted: sorted)
+        try self.file.close()
+        return Spill(path: self.file.path, segments: self.segments, sorted: sorted)
     }
 }
 

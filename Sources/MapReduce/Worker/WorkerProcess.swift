@@ -1,15 +1,5 @@
 import CMapReduceShims
 
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#elseif canImport(Musl)
-@preconcurrency import Musl
-#elseif canImport(Darwin)
-import Darwin
-#else
-#error("The MapReduce engine needs a POSIX C library (Glibc, Musl or Darwin).")
-#endif
-
 /// The entry point of a worker process: serve tasks on the inherited socket until told to stop.
 ///
 /// The coordinator starts workers as new processes of its own executable (spawn, then exec: never a bare
