@@ -118,7 +118,13 @@ def read_small(path):
 
 def tree_rss_anon_kib(root):
     """Summed RssAnon (KiB) of `root` and all its descendants; processes may vanish meanwhile."""
-    total, stack, seen = 0, [root], set()
+    return tree_rss_kib(root)[0]
+
+
+def tree_rss_kib(root):
+    """Summed (RssAnon, RssFile) in KiB of `root` and all its descendants; processes may vanish
+    meanwhile. The cluster section reports both: a peer maps its input files."""
+    anon, file, stack, seen = 0, 0, [root], set()
     while stack:
         pid = stack.pop()
         if pid in seen:
@@ -131,13 +137,16 @@ def tree_rss_anon_kib(root):
             continue
         match = re.search(rb"RssAnon:\s+(\d+) kB", status)
         if match:
-            total += int(match.group(1))
+            anon += int(match.group(1))
+        match = re.search(rb"RssFile:\s+(\d+) kB", status)
+        if match:
+            file += int(match.group(1))
         for tid in tids:
             try:
                 stack.extend(int(child) for child in read_small("/proc/%d/task/%s/children" % (pid, tid)).split())
             except OSError:
                 pass
-    return total
+    return anon, file
 
 
 def busy_cpu_seconds():
