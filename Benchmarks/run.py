@@ -637,9 +637,11 @@ def main():
         "results": [row for shape in SHAPES for row in rows_by_shape[shape]] + small_rows,
         "targets": targets,
     }
-    if cluster_on:
-        report["cluster"] = cluster_section()
     write_report(report, args.output)
+    if cluster_on:
+        # Written first without it: a failing cluster section does not lose the measurements above.
+        report["cluster"] = cluster_section()
+        write_report(report, args.output)
 
 
 def write_report(report, path):
