@@ -16,8 +16,14 @@ Each run is timed with perf_counter around the subprocess; MB/s is decimal (1e6 
 second); the peak memory is the maximum over ~5 ms samples of the summed RssAnon of the process and
 all its descendants (found through /proc/<pid>/task/<tid>/children).
 
+With --cluster (which `make bench` passes), a last section runs `mapreduce wordcount --cluster` with two
+peers on 127.0.0.2 and 127.0.0.3 against Parallel Python 1.7.0 on two ppserver nodes (cluster.py,
+reference/pp_wordcount.py); `--only cluster` runs just that section.
+
 Usage: run.py [--quick] [--size 256M] [--small-size 16M] [--rounds 5] [--python-rounds 3]
-              [--chunksizes 256K,1M,4M,16M,64M] [--no-build] [--mapreduce PATH]
+              [--chunksizes 256K,1M,4M,16M,64M] [--no-build] [--mapreduce PATH] [--corpus-dir DIR]
+              [--cluster | --no-cluster] [--only cluster] [--cluster-shape many-files]
+              [--cluster-rounds N] [--pp-rounds 1] [--pp-limit SIZE]
 """
 import argparse
 import datetime
@@ -116,9 +122,10 @@ def read_small(path):
         os.close(fd)
 
 
-def tree_rss_anon_kib(root):
-    """Summed RssAnon (KiB) of `root` and all its descendants; processes may vanish meanwhile."""
-    total, stack, seen = 0, [root], set()
+def tree_rss_kib(root):
+    """Summed (RssAnon, RssFile) in KiB of `root` and all its descendants; processes may vanish
+    meanwhile. The cluster section reports both: a peer maps its input files."""
+    anon, file, stack, seen = 0, 0, [root], set()
     while stack:
         pid = stack.pop()
         if pid in seen:
@@ -131,13 +138,16 @@ def tree_rss_anon_kib(root):
             continue
         match = re.search(rb"RssAnon:\s+(\d+) kB", status)
         if match:
-            total += int(match.group(1))
+            anon += int(match.group(1))
+        match = re.search(rb"RssFile:\s+(\d+) kB", status)
+        if match:
+            file += int(match.group(1))
         for tid in tids:
             try:
                 stack.extend(int(child) for child in read_small("/proc/%d/task/%s/children" % (pid, tid)).split())
             except OSError:
                 pass
-    return total
+    return anon, file
 
 
 def busy_cpu_seconds():
@@ -162,26 +172,40 @@ def wait_for_quiet_machine(timeout):
         time.sleep(0.5)
 
 
-def measure(command):
-    """Runs `command` (stdout to /dev/null) and returns seconds, peak tree RssAnon in MiB, the CPU
-    seconds of the process tree, and `foreign_cpu_seconds`: what the rest of the machine used
-    meanwhile (other users' builds; a noisy run shows here). A sampler thread reads /proc every
-    ~5 ms while the main thread waits."""
+def measure(command, extra=None):
+    """Runs `command` (stdout to /dev/null) and returns seconds, peak tree RssAnon in MiB (and
+    RssAnon+RssFile), the CPU seconds of the process tree, and `foreign_cpu_seconds`: what the rest of
+    the machine used meanwhile (other users' builds; a noisy run shows here). A sampler thread reads
+    /proc every ~5 ms while the main thread waits. `extra` ({name: pid}) are other process trees to
+    sample meanwhile (the cluster's peers); their peaks come back in `extra_peaks`."""
     with tempfile.TemporaryFile() as stderr:
         busy_before, own_before = busy_cpu_seconds(), sum(os.times()[:2])
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
-        peak = [0]
+        peak = [0, 0]
+        extra_peaks = {name: [0, 0] for name in (extra or {})}
         done = threading.Event()
 
         def sample():
             while not done.is_set():
-                peak[0] = max(peak[0], tree_rss_anon_kib(process.pid))
+                for slot, pid in [(peak, process.pid)] + [(extra_peaks[n], p) for n, p in (extra or {}).items()]:
+                    anon, file = tree_rss_kib(pid)
+                    slot[0], slot[1] = max(slot[0], anon), max(slot[1], anon + file)
                 done.wait(SAMPLE_SECONDS)
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         try:
             _, status, usage = os.wait4(process.pid, 0)
+        except BaseException:
+            # Interrupted (^C, or a SIGTERM the cluster section turns into an exit): the measured
+            # program goes too, so that it runs its own cleanup (pp_wordcount.py stops its nodes).
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            raise
         finally:
             elapsed = time.perf_counter() - started
             done.set()
@@ -193,8 +217,12 @@ def measure(command):
             stderr.seek(0)
             fail("%s exited %d: %s" % (" ".join(command), process.returncode,
                                         stderr.read().decode(errors="replace").strip()[-2000:]))
-    return {"seconds": elapsed, "peak_anon_mib": peak[0] / 1024.0, "cpu_seconds": tree_cpu,
-            "foreign_cpu_seconds": max(0.0, foreign)}
+    result = {"seconds": elapsed, "peak_anon_mib": peak[0] / 1024.0, "peak_anon_plus_file_mib": peak[1] / 1024.0,
+              "cpu_seconds": tree_cpu, "foreign_cpu_seconds": max(0.0, foreign)}
+    if extra:
+        result["extra_peaks"] = {name: {"peak_anon_mib": anon / 1024.0, "peak_anon_plus_file_mib": total / 1024.0}
+                                 for name, (anon, total) in extra_peaks.items()}
+    return result
 
 
 def files_of(path):
@@ -407,8 +435,31 @@ def main():
     parser.add_argument("--quiet-timeout", type=float, default=10.0,
                         help="before each run, wait up to this many seconds for other processes to go "
                              "quiet (the machine is shared); 0 disables (default 10)")
-    parser.add_argument("--output", default=os.path.join(HERE, "results", "latest.json"))
+    parser.add_argument("--output", help="the JSON report (default results/latest.json; results/cluster.json "
+                                          "with --only cluster)")
+    parser.add_argument("--corpus-dir", help="use this already generated corpus folder as it is, read only "
+                                             "(e.g. another checkout's Benchmarks/corpora/256M)")
+    cluster_options = parser.add_argument_group("cluster section (see cluster.py)")
+    cluster_options.add_argument("--cluster", action="store_true",
+                                 help="also run the cluster section: mapreduce --cluster with two loopback peers "
+                                      "against Parallel Python (make bench passes it; CLUSTER=0 does not)")
+    cluster_options.add_argument("--no-cluster", action="store_true", help="skip the cluster section")
+    cluster_options.add_argument("--only", choices=["cluster"],
+                                 help="run only this section (after the build and the corpus)")
+    cluster_options.add_argument("--cluster-shape", default="many-files", choices=SHAPES,
+                                 help="the corpus shape the cluster section counts (default many-files)")
+    cluster_options.add_argument("--cluster-rounds", type=int,
+                                 help="rounds of mapreduce --cluster (default: --rounds)")
+    cluster_options.add_argument("--pp-rounds", type=int, default=1,
+                                 help="rounds of Parallel Python (default 1: it takes ~1.5 min on 256M)")
+    cluster_options.add_argument("--pp-limit", help="let Parallel Python count only a prefix of this size "
+                                                    "(e.g. 32M); the ratios are per byte")
     args = parser.parse_args()
+    if args.only == "cluster" and args.no_cluster:
+        parser.error("--only cluster and --no-cluster contradict each other")
+    cluster_on = (args.cluster or args.only == "cluster") and not args.no_cluster
+    args.output = args.output or os.path.join(HERE, "results",
+                                              "cluster.json" if args.only == "cluster" else "latest.json")
     size = args.size or ("32M" if args.quick else "256M")
     small_size = args.small_size or ("4M" if args.quick else "16M")
     rounds = args.rounds or (2 if args.quick else 5)
@@ -435,11 +486,27 @@ def main():
     env = environment(wc, mapreduce)
 
     # 2. Corpora.
-    corpus = os.path.join(HERE, "corpora", size)
-    check_call([sys.executable, os.path.join(HERE, "corpus", "generate.py"), "--out", corpus,
-                "--size", size, "--small-size", small_size])
+    if args.corpus_dir:
+        corpus = os.path.abspath(args.corpus_dir)
+        log("using the corpus in %s as it is (not regenerated)" % corpus)
+    else:
+        corpus = os.path.join(HERE, "corpora", size)
+        check_call([sys.executable, os.path.join(HERE, "corpus", "generate.py"), "--out", corpus,
+                    "--size", size, "--small-size", small_size])
     with open(os.path.join(corpus, "stamp.json")) as f:
         stamp = json.load(f)
+
+    def cluster_section():
+        import cluster  # noqa: E402  (only with --cluster)
+        return cluster.section(mapreduce, wc, corpus, args.cluster_shape, args.cluster_rounds or rounds,
+                               args.pp_rounds, args.pp_limit, args.quiet_timeout)
+
+    if args.only == "cluster":
+        report = {"parameters": {"size": size, "rounds": args.cluster_rounds or rounds, "pp_rounds": args.pp_rounds,
+                                 "quick": args.quick, "quiet_timeout": args.quiet_timeout},
+                  "environment": env, "corpus": dict(stamp, path=corpus), "cluster": cluster_section()}
+        write_report(report, args.output)
+        return
 
     # 3. Verify.
     with tempfile.TemporaryDirectory() as workdir:
@@ -560,7 +627,6 @@ def main():
         print("\nNote: in %d of %d runs other processes used more than 0.1 core (the machine is shared);"
               " compare medians with care." % (noisy, len(all_samples)))
 
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     report = {
         "parameters": {"size": size, "small_size": small_size, "rounds": rounds,
                        "python_rounds": python_rounds, "chunksizes": chunksizes, "quick": args.quick,
@@ -571,10 +637,19 @@ def main():
         "results": [row for shape in SHAPES for row in rows_by_shape[shape]] + small_rows,
         "targets": targets,
     }
-    with open(args.output, "w") as f:
+    write_report(report, args.output)
+    if cluster_on:
+        # Written first without it: a failing cluster section does not lose the measurements above.
+        report["cluster"] = cluster_section()
+        write_report(report, args.output)
+
+
+def write_report(report, path):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
         json.dump(report, f, indent=2)
         f.write("\n")
-    log("wrote %s" % args.output)
+    log("wrote %s" % path)
 
 
 if __name__ == "__main__":
