@@ -202,8 +202,10 @@ ADDRESS = re.compile(r"\d+\.\d+\.\d+\.\d+|:\d+$")
 def wire_bytes(stats):
     """{compressed, raw, peers: {name: {compressed, raw}}, source, note} from every numeric
     `compressedBytes` and `rawBytes` (any case, _ or -, or with a prefix such as totalCompressedBytes) in
-    the stats JSON. Totals come from the values with "total" in their path when there are any, else
-    from the sum of all values (per peer, per direction); None when there is no compressedBytes."""
+    the stats JSON. Within one object a plain compressedBytes/rawBytes wins over its directional
+    siblings (sent*/received*), which it already counts. Totals come from the values with "total" in
+    their path when there are any, else from the top-level ones, else from the sum of all values (per
+    peer, per direction); None when there is no compressedBytes."""
     found = {"compressedbytes": [], "rawbytes": []}
     for path, value in _walk(stats):
         kind = _kind(path[-1]) if path else None
@@ -215,11 +217,6 @@ def wire_bytes(stats):
     def is_total(path):
         return any("total" in _norm(part) for part in path)
 
-    def total_of(entries):
-        totals = [(p, v) for p, v in entries if is_total(p)]
-        chosen = totals or entries
-        return sum(v for _, v in chosen), [".".join(p) for p, _ in chosen]
-
     def peer_of(path):
         for part in path[:-1]:
             if ADDRESS.search(part):
@@ -229,12 +226,26 @@ def wire_bytes(stats):
                 return "%s[%s]" % (part, path[index + 1])
         return None
 
+    # One figure per object: a plain `compressedBytes` / `rawBytes` already counts both directions, so
+    # where an object has one, its directional siblings (sentCompressedBytes, receivedCompressedBytes,
+    # ...) are not added again.
+    def deduplicated(entries):
+        plain = {p[:-1] for p, _ in entries if _norm(p[-1]) in ("compressedbytes", "rawbytes")}
+        return [(p, v) for p, v in entries if p[:-1] not in plain or _norm(p[-1]) in ("compressedbytes", "rawbytes")]
+
+    def total_of(entries):
+        entries = deduplicated(entries)
+        # The totals: values with "total" in their path, else top-level ones, else the sum of all.
+        totals = [(p, v) for p, v in entries if is_total(p)] or [(p, v) for p, v in entries if len(p) == 1]
+        chosen = totals or entries
+        return sum(v for _, v in chosen), [".".join(p) for p, _ in chosen]
+
     compressed, sources = total_of(found["compressedbytes"])
     raw = total_of(found["rawbytes"])[0] if found["rawbytes"] else None
     peers = {}
     for kind, entries in found.items():
-        for path, value in entries:
-            peer = None if is_total(path) else peer_of(path)
+        for path, value in deduplicated(entries):
+            peer = None if is_total(path) or len(path) == 1 else peer_of(path)
             if peer is not None:
                 slot = peers.setdefault(peer, {"compressed": 0, "raw": 0})
                 slot["compressed" if kind == "compressedbytes" else "raw"] += value
