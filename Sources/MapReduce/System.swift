@@ -557,6 +557,11 @@ extension Syscall {
         }
     }
 
+    /// Blocks the calling thread (fault injection in tests only).
+    static func sleep(milliseconds: Int) {
+        _ = usleep(useconds_t(milliseconds * 1000))
+    }
+
     /// The size of the file at `path`.
     static func fileSize(path: String) throws(Errno) -> Int {
         Int(try stat(path).st_size)

@@ -37,11 +37,20 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("temporary-directory"), help: "Where jobs' temporary files go (default: $TMPDIR).")
     var temporaryDirectory: String?
 
+    @Option(
+        name: .customLong("handshake-timeout"),
+        help: "Seconds a new connection may take to authenticate before it is closed (default 5)."
+    )
+    var handshakeTimeout: Double = 5
+
     @Flag(name: .shortAndLong, help: "Log each connection and task too.")
     var verbose = false
 
     func validate() throws {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1.") }
+        if !(self.handshakeTimeout > 0 && self.handshakeTimeout <= 3600) {
+            throw ValidationError("--handshake-timeout must be a number of seconds above 0.")
+        }
         do {
             _ = try PeerAddress(parsing: self.listen, allowingAnyPort: true)
         } catch {
@@ -61,6 +70,7 @@ struct ServeCommand: AsyncParsableCommand {
                 workers: self.workers,
                 registry: .builtIn,
                 temporaryDirectory: self.temporaryDirectory,
+                handshakeTimeout: .milliseconds(Int(self.handshakeTimeout * 1000)),
                 logger: logger
             )
         )

@@ -20,6 +20,7 @@ enum FaultInjection {
         case crashOnMap(name: String)
         case truncateOnMap(name: String)
         case growOnMap(name: String)
+        case stallOnMap(name: String, milliseconds: Int)
     }
 
     static let rule: Rule? = {
@@ -35,6 +36,13 @@ enum FaultInjection {
         }
         if spec.hasPrefix("grow-on-map=") {
             return .growOnMap(name: String(spec.dropFirst("grow-on-map=".count)))
+        }
+        if spec.hasPrefix("stall-on-map=") {
+            let rest = spec.dropFirst("stall-on-map=".count)
+            guard let at = rest.firstIndex(of: "@"), let milliseconds = Int(rest[rest.index(after: at)...]) else {
+                return nil
+            }
+            return .stallOnMap(name: String(rest[..<at]), milliseconds: milliseconds)
         }
         if spec.hasPrefix("kill-once-on-map=") {
             let rest = spec.dropFirst("kill-once-on-map=".count)
@@ -58,6 +66,8 @@ enum FaultInjection {
         case .killOnceOnMap(let name, let marker):
             guard inputName.contains(name) else { return }
             if Syscall.createExclusively(marker) { Syscall.kill(Syscall.processID, Signal.kill) }
+        case .stallOnMap(let name, let milliseconds):
+            if inputName.contains(name) { Syscall.sleep(milliseconds: milliseconds) }
         case .growOnMap(let name):
             guard inputName.contains(name), let fd = try? Syscall.openForAppending(path: path) else { return }
             defer { Syscall.close(fd) }
