@@ -471,6 +471,11 @@ package func environmentValue(_ name: String) -> String? {
     return String(cString: value)
 }
 
+/// The C library's message for an error number, lower-cased as in our messages: "connection refused".
+func errnoMessage(_ code: CInt) -> String {
+    Errno(rawValue: code).message
+}
+
 /// The C library's message for an `Errno`, or the error's own description.
 func describeError(_ error: any Error) -> String {
     if let errno = error as? Errno { return errno.message }

@@ -26,7 +26,11 @@ public final class PeerProcess: @unchecked Sendable {
         let command =
             ([binary, "serve", "--listen", "\(host):\(port)", "--secret-file", secretFile, "--workers", "\(workers)"]
             + arguments).map(shellQuoted).joined(separator: " ")
-        self.process = try ChildProcess("/bin/sh", ["-c", "exec \(command) 2> \(shellQuoted(log))"], environment: environment)
+        self.process = try ChildProcess(
+            "/bin/sh",
+            ["-c", "exec \(command) 2> \(shellQuoted(log))"],
+            environment: environment
+        )
         var found: String?
         for _ in 0..<1000 {
             let text = String(decoding: (try? Files.read(log)) ?? [], as: UTF8.self)

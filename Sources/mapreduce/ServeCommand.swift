@@ -77,7 +77,9 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try await TerminationSignals.run { try await server.run() }
         } catch let signal as TerminationSignals.Received {
-            logger.info("\(signal.description.replacing("interrupted", with: "stopped")); workers and temporary files gone")
+            logger.info(
+                "\(signal.description.replacing("interrupted", with: "stopped")); workers and temporary files gone"
+            )
         } catch let error as MapReduceError {
             printToStandardError("mapreduce serve: \(error)")
             throw ExitCode(1)

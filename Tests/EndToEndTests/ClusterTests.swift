@@ -159,7 +159,10 @@ struct ClusterTests {
         let started = ContinuousClock.now
         let coordinator = try ChildProcess(
             TestEnvironment.binary,
-            ["wordcount", "--output", output, "--stats", "--no-local", "--heartbeat", "0.2", "--heartbeat-timeout", "1"]
+            [
+                "wordcount", "--output", output, "--stats", "--no-local", "--heartbeat", "0.2", "--heartbeat-timeout",
+                "1",
+            ]
                 + self.cluster([frozen, healthy]) + [corpus]
         )
         for _ in 0..<500 where frozen.workers.isEmpty { pause(milliseconds: 10) }
@@ -332,7 +335,10 @@ struct ClusterTests {
             port = peer.port
             let output = self.scratch.file("round-\(round).tsv")
             let result = try TestEnvironment.mapreduce(
-                ["wordcount", "--output", output, "--no-local", "--cluster", peer.address, "--secret-file", self.secret]
+                [
+                    "wordcount", "--output", output, "--no-local", "--cluster", peer.address, "--secret-file",
+                    self.secret,
+                ]
                     + [TestEnvironment.corpus]
             )
             #expect(result.status == 0, "\(result)")

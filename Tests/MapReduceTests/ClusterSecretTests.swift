@@ -2,7 +2,6 @@ import MapReduce
 import MapReduceTestSupport
 import Testing
 
-
 @Suite("Cluster secret files")
 struct ClusterSecretTests {
     static let goodSecret = String(repeating: "0123456789abcdef", count: 2) + "\n"

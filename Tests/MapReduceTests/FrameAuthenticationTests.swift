@@ -146,36 +146,25 @@ struct FrameAuthenticationTests {
     }
 }
 
-@Suite("The protocol preamble")
+@Suite("The protocol preamble and the cluster frame decoder")
 struct ProtocolPreambleTests {
-    static let firstFrame: [UInt8] = Frame.header(kind: 200, payloadCount: 3) + [1, 2, 3]
+    static let firstFrame = Frame(kind: 200, payload: [1, 2, 3])
+    static let firstFrameBytes: [UInt8] = Frame.header(kind: 200, payloadCount: 3) + [1, 2, 3]
 
-    /// A connected channel with a preamble decoder.
-    static func channel(version: Int = clusterProtocolVersion) throws -> EmbeddedChannel {
-        let channel = EmbeddedChannel(handler: ByteToMessageHandler(PreambleDecoder(version: version)))
+    /// A connected channel with a cluster connection's decoder.
+    static func channel(limit: FrameLimit = FrameLimit()) throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(ClusterFrameDecoder(limit: limit)))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 7000)).wait()
         return channel
     }
 
     static func buffer(_ bytes: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: bytes) }
 
-    /// Every byte passed on past the decoder.
-    static func passedOn(_ channel: EmbeddedChannel) throws -> [UInt8] {
-        // The decoder removes itself on the event loop's next turn, and passes its leftovers on then.
-        channel.embeddedEventLoop.run()
-        var bytes: [UInt8] = []
-        while var buffer = try channel.readInbound(as: ByteBuffer.self) {
-            bytes += buffer.readBytes(length: buffer.readableBytes) ?? []
-        }
-        return bytes
-    }
-
-    static var decoderIsInPipeline: (EmbeddedChannel) -> Bool {
-        { channel in
-            channel.embeddedEventLoop.run()
-            return (try? channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<PreambleDecoder>.self))
-                != nil
-        }
+    /// Every frame decoded so far.
+    static func frames(_ channel: EmbeddedChannel) throws -> [Frame] {
+        var frames: [Frame] = []
+        while let frame = try channel.readInbound(as: Frame.self) { frames.append(frame) }
+        return frames
     }
 
     @Test("the preamble is MAPRED and the version as a big-endian UInt16")
@@ -187,25 +176,21 @@ struct ProtocolPreambleTests {
         #expect(buffer.readBytes(length: buffer.readableBytes) == ProtocolPreamble.bytes())
     }
 
-    @Test("a good preamble is consumed, the decoder leaves, and later bytes pass untouched")
+    @Test("a good preamble is consumed, then frames are decoded")
     func good() throws {
         let channel = try Self.channel()
         try channel.writeInbound(Self.buffer(ProtocolPreamble.bytes()))
-        #expect(try Self.passedOn(channel).isEmpty)
-        #expect(!Self.decoderIsInPipeline(channel))
-        try channel.writeInbound(Self.buffer(Self.firstFrame))
-        #expect(try Self.passedOn(channel) == Self.firstFrame)
+        #expect(try Self.frames(channel).isEmpty)
+        try channel.writeInbound(Self.buffer(Self.firstFrameBytes))
+        #expect(try Self.frames(channel) == [Self.firstFrame])
         #expect(channel.isActive)
     }
 
-    @Test("the first frame in the same read as the preamble is passed on, not lost")
+    @Test("the first frame in the same read as the preamble is decoded, not lost")
     func preambleAndFirstFrame() throws {
         let channel = try Self.channel()
-        try channel.writeInbound(Self.buffer(ProtocolPreamble.bytes() + Self.firstFrame))
-        #expect(try Self.passedOn(channel) == Self.firstFrame)
-        #expect(!Self.decoderIsInPipeline(channel))
-        try channel.writeInbound(Self.buffer([9, 9]))
-        #expect(try Self.passedOn(channel) == [9, 9])
+        try channel.writeInbound(Self.buffer(ProtocolPreamble.bytes() + Self.firstFrameBytes + Self.firstFrameBytes))
+        #expect(try Self.frames(channel) == [Self.firstFrame, Self.firstFrame])
     }
 
     @Test("a preamble in pieces, the last one sharing a read with the first frame")
@@ -214,18 +199,15 @@ struct ProtocolPreambleTests {
         let preamble = ProtocolPreamble.bytes()
         try channel.writeInbound(Self.buffer(Array(preamble[0..<3])))
         try channel.writeInbound(Self.buffer(Array(preamble[3..<7])))
-        #expect(Self.decoderIsInPipeline(channel))
-        #expect(try Self.passedOn(channel).isEmpty)
-        try channel.writeInbound(Self.buffer(Array(preamble[7...]) + Self.firstFrame))
-        #expect(try Self.passedOn(channel) == Self.firstFrame)
-        #expect(!Self.decoderIsInPipeline(channel))
+        #expect(try Self.frames(channel).isEmpty)
+        try channel.writeInbound(Self.buffer(Array(preamble[7...]) + Self.firstFrameBytes))
+        #expect(try Self.frames(channel) == [Self.firstFrame])
     }
 
-    static func refusal(_ bytes: [UInt8], version: Int = clusterProtocolVersion) throws -> MapReduceError {
-        let channel = try Self.channel(version: version)
+    static func refusal(_ bytes: [UInt8]) throws -> MapReduceError {
+        let channel = try Self.channel()
         let error = try #require(throws: MapReduceError.self) { try channel.writeInbound(Self.buffer(bytes)) }
-        #expect(try Self.passedOn(channel).isEmpty)
-        #expect(!channel.isActive, "the channel is closed")
+        #expect(try Self.frames(channel).isEmpty)
         return error
     }
 
@@ -245,18 +227,34 @@ struct ProtocolPreambleTests {
 
     @Test("a preamble of another version is refused naming both versions")
     func versionMismatch() throws {
-        let error = try Self.refusal(ProtocolPreamble.bytes(version: 2) + Self.firstFrame, version: 1)
+        let error = try Self.refusal(ProtocolPreamble.bytes(version: 2) + Self.firstFrameBytes)
         #expect(error.code == .incompatiblePeer)
         #expect(error.description.contains("version 2"))
-        #expect(error.description.contains("version 1"))
+        #expect(error.description.contains("version \(clusterProtocolVersion)"))
     }
 
     @Test("a connection that closes inside the preamble is reported")
     func closedEarly() throws {
         let channel = try Self.channel()
         try channel.writeInbound(Self.buffer(Array("MAPR".utf8)))
-        channel.pipeline.fireChannelInactive()
-        let error = try #require(throws: MapReduceError.self) { try channel.throwIfErrorCaught() }
-        #expect(error.description.contains("inside the 8-byte preamble"))
+        let error = try #require(throws: MapReduceError.self) { try channel.finish() }
+        #expect(error.description.contains("inside the preamble"))
+    }
+
+    @Test("frames are bounded by the handshake's limit until the handshake raises it")
+    func limits() throws {
+        let limit = FrameLimit()
+        let channel = try Self.channel(limit: limit)
+        let big = Frame.header(kind: 140, payloadCount: 8192) + [UInt8](repeating: 7, count: 8192)
+        try channel.writeInbound(Self.buffer(ProtocolPreamble.bytes()))
+        #expect(throws: MapReduceError.self) { try channel.writeInbound(Self.buffer(big)) }
+
+        let raised = FrameLimit()
+        raised.raise()
+        let open = try Self.channel(limit: raised)
+        try open.writeInbound(Self.buffer(ProtocolPreamble.bytes() + big))
+        #expect(try Self.frames(open).map(\.payload.count) == [8192])
+        let huge = Frame.header(kind: 140, payloadCount: ClusterLimits.payloadLimit + FrameTag.size + 1)
+        #expect(throws: MapReduceError.self) { try open.writeInbound(Self.buffer(huge)) }
     }
 }

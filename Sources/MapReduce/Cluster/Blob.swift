@@ -60,7 +60,12 @@ package struct BlobReader: ~Copyable {
                     do {
                         self.descriptor = try Syscall.openForReading(path: source.path)
                     } catch {
-                        throw MapReduceError(.io, "cannot open it: \(error.message)", input: source.name, underlying: error)
+                        throw MapReduceError(
+                            .io,
+                            "cannot open it: \(error.message)",
+                            input: source.name,
+                            underlying: error
+                        )
                     }
                 }
                 let target = UnsafeMutableRawBufferPointer(rebasing: self.buffer[filled..<(filled + wanted)])

@@ -1,6 +1,5 @@
 import Crypto
 
-
 /// What a node runs: its binary and the jobs compiled into it.
 ///
 /// A coordinator and a peer must run the same build: a peer runs only jobs compiled into its own binary, and

@@ -1,30 +1,33 @@
 import Logging
-import NIOCore
+package import NIOCore
 import NIOPosix
 import Synchronization
 
 /// The largest frame a cluster connection accepts now: small until the other side proved itself, then
 /// room for a compressed chunk and its tag.
-final class FrameLimit: Sendable {
+package final class FrameLimit: Sendable {
     let value = Atomic<Int>(HandshakeStateMachine.handshakePayloadLimit)
 
-    func raise() {
+    package init() {}
+
+    /// Lets frames as large as a compressed chunk and its tag through.
+    package func raise() {
         self.value.store(ClusterLimits.payloadLimit + FrameTag.size, ordering: .relaxed)
     }
 }
 
 /// The decoder of a cluster connection: the other side's ``ProtocolPreamble`` first, refused at its first
 /// wrong byte, then ``FrameDecoder`` frames under the connection's current limit.
-struct ClusterFrameDecoder: NIOSingleStepByteToMessageDecoder {
-    typealias InboundOut = Frame
+package struct ClusterFrameDecoder: NIOSingleStepByteToMessageDecoder {
+    package typealias InboundOut = Frame
     let limit: FrameLimit
     var preambleChecked = false
 
-    init(limit: FrameLimit) {
+    package init(limit: FrameLimit) {
         self.limit = limit
     }
 
-    mutating func decode(buffer: inout ByteBuffer) throws -> Frame? {
+    package mutating func decode(buffer: inout ByteBuffer) throws -> Frame? {
         if !self.preambleChecked {
             let count = min(buffer.readableBytes, ProtocolPreamble.size)
             let received = buffer.getBytes(at: buffer.readerIndex, length: count) ?? []
@@ -36,7 +39,7 @@ struct ClusterFrameDecoder: NIOSingleStepByteToMessageDecoder {
         return try decoder.decode(buffer: &buffer)
     }
 
-    mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> Frame? {
+    package mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> Frame? {
         if !self.preambleChecked {
             if let frame = try self.decode(buffer: &buffer) { return frame }
             if !self.preambleChecked && buffer.readableBytes > 0 && seenEOF {
@@ -130,7 +133,11 @@ enum ClusterConnection {
                 if error.peer == nil { error.peer = remote }
                 return error
             }
-            return MapReduceError(.protocolViolation, "the connection failed during the handshake: \(error)", peer: remote)
+            return MapReduceError(
+                .protocolViolation,
+                "the connection failed during the handshake: \(error)",
+                peer: remote
+            )
         }
         var action = machine.role == .coordinator ? machine.start() : .wait
         do {
@@ -231,7 +238,9 @@ package struct PeerAddress: Sendable, Hashable, CustomStringConvertible {
         self.port = port
     }
 
-    package var description: String { self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)" }
+    package var description: String {
+        self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)"
+    }
 }
 
 func debugTrace(_ text: String) {

@@ -1,7 +1,6 @@
 import Crypto
 import SystemPackage
 
-
 /// The secret a coordinator and its peers share, read from a file only its owner may read.
 ///
 /// There is no default secret: every node loads one with ``load(path:)``, and ``generate(path:)`` makes a

@@ -360,7 +360,8 @@ final class PeerLink: Sendable {
             let silent = monotonicNanoseconds() - self.lastHeard.load(ordering: .relaxed)
             if silent > timeout.milliseconds * 1_000_000 {
                 self.traffic.withLock {
-                    $0.lost = "peer \(self.name) was silent for \(fixed(Double(silent) / 1e9, 1)) s "
+                    $0.lost =
+                        "peer \(self.name) was silent for \(fixed(Double(silent) / 1e9, 1)) s "
                         + "(heartbeat timeout \(timeout.seconds) s)"
                 }
                 channel.close(promise: nil)
@@ -405,8 +406,9 @@ final class PeerLink: Sendable {
 
     static func describeConnectError(_ error: any Error) -> String {
         if let error = error as? NIOConnectionError, let first = error.connectionErrors.first {
-            return describeError(first.error)
+            return describeConnectError(first.error)
         }
+        if let error = error as? IOError { return errnoMessage(error.errnoCode) }
         if error is ChannelError { return "connection timed out" }
         return describeError(error)
     }

@@ -127,8 +127,8 @@ struct PeerSession: Sendable {
         let final = state.counts.withLock { $0 }
         let line =
             "job \(start.jobName) for \(self.remote): \(final.tasks) tasks, "
-                + "\(describeBytes(final.receivedBytes)) in, \(describeBytes(final.sentBytes)) out, "
-                + "\(fixed(Double(monotonicNanoseconds() - started) / 1e9, 2)) s; \(ending)"
+            + "\(describeBytes(final.receivedBytes)) in, \(describeBytes(final.sentBytes)) out, "
+            + "\(fixed(Double(monotonicNanoseconds() - started) / 1e9, 2)) s; \(ending)"
         self.logger.info("\(line)")
     }
 
@@ -228,7 +228,13 @@ struct PeerSession: Sendable {
                         guard delivery.generation == generation else { continue }
                         try await transport.send(delivery.message, activity: "running a task")
                         let reply = try await transport.receive()
-                        try await self.ship(reply, slot: index, generation: generation, outbound: outbound, state: state)
+                        try await self.ship(
+                            reply,
+                            slot: index,
+                            generation: generation,
+                            outbound: outbound,
+                            state: state
+                        )
                     }
                 }
                 _ = await WorkerSpawner.terminate(worker.processID)
