@@ -406,3 +406,19 @@ struct ClusterTests {
         for peer in peers { #expect(peer.waitForLog("job wordcount"), "\(peer.log)") }
     }
 }
+
+extension ClusterTests {
+    @Test("a peer's worker that crashes on every attempt at one input fails the job, naming the input")
+    func poisonOnPeer() throws {
+        defer { self.scratch.remove() }
+        let peers = try self.peers(1, environment: ["MAPREDUCE_FAULT_INJECTION": "crash-on-map=jargon"])
+        defer { for peer in peers { peer.stop() } }
+        let result = try TestEnvironment.mapreduce(
+            ["wordcount", "--no-local", "--chunksize", "64K"] + self.cluster(peers) + [TestEnvironment.corpus]
+        )
+        #expect(result.status == 1, "\(result)")
+        #expect(result.stderr.contains("jargon-file-4.4.7.txt"), "\(result.stderr)")
+        #expect(result.stderr.contains("killed 3 workers"), "\(result.stderr)")
+        #expect(peers[0].waitForLog("worker lost"), "\(peers[0].log)")
+    }
+}

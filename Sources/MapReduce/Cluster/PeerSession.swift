@@ -119,10 +119,11 @@ struct PeerSession: Sendable {
                 deliveries: deliveries,
                 state: state
             )
+            // Cancelled first, so that a slot whose worker is stopped now does not start another.
+            group.cancelAll()
             for delivery in deliveries { delivery.finish() }
             live.signalAll(Signal.terminate)
             channel.close(promise: nil)
-            group.cancelAll()
         }
         let final = state.counts.withLock { $0 }
         let line =
