@@ -311,7 +311,14 @@ final class PeerLink: Sendable {
             var files: [BlobFile] = []
             for (spill, part) in zip(spills, parts) {
                 let first = spill.segments.first?.offset ?? 0
-                guard part.offset == first, part.length == spill.segments.reduce(0, { $0 + $1.length }) else {
+                // Lengths a peer sent are summed with overflow checks: hostile ones must not trap.
+                var length = 0
+                for segment in spill.segments {
+                    let (sum, overflow) = length.addingReportingOverflow(segment.length)
+                    guard !overflow else { throw MapReduceError(.protocolViolation, "a spill's lengths overflow") }
+                    length = sum
+                }
+                guard part.offset == first, part.length == length else {
                     throw MapReduceError(.protocolViolation, "a spill's data does not match its segments")
                 }
                 var copy = spill
