@@ -1,5 +1,6 @@
 # The two commands of this project: `make wordcount` runs the main job, `make test` runs the tests.
-# Both install what is missing first (liblz4-dev, pkg-config, python3 from Debian's packages).
+# Both install what is missing first (liblz4-dev, pkg-config, python3, and iproute2 for the test across
+# network namespaces, from Debian's packages).
 
 SWIFT ?= swift
 CONFIGURATION ?= release
@@ -7,7 +8,8 @@ BIN_DIR = $(shell $(SWIFT) build -c $(CONFIGURATION) --show-bin-path 2>/dev/null
 CORPUS ?= Fixtures/corpus
 APT_PACKAGES = $(if $(wildcard /usr/include/lz4frame.h),,liblz4-dev) \
                $(if $(shell command -v pkg-config),,pkg-config) \
-               $(if $(shell command -v python3),,python3)
+               $(if $(shell command -v python3),,python3) \
+               $(if $(wildcard /usr/sbin/ip /sbin/ip /usr/bin/ip /bin/ip),,iproute2)
 
 FUZZ_SECONDS ?= 120
 FUZZ_TARGETS ?= FuzzFrames FuzzRecords FuzzLZ4 FuzzWordCount
