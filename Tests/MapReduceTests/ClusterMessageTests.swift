@@ -100,11 +100,11 @@ struct ClusterMessageTests {
             BlobFile(path: small, offset: 0, length: 0),
             BlobFile(path: small, offset: 7, length: 5),
         ]
-        var reader = BlobReader(sources: sources)
+        var reader = BlobReader(sources: sources, scratch: ChunkBuffer())
         let destinations = zip(["a", "b", "c"], reader.parts).map { name, part in
             BlobFile(path: directory.file(name), offset: part.offset, length: part.length)
         }
-        var writer = BlobWriter(destinations: destinations)
+        var writer = BlobWriter(destinations: destinations, scratch: ChunkBuffer())
         var chunks = 0
         while let chunk = try reader.nextChunk() {
             chunks += 1
@@ -133,11 +133,11 @@ struct ClusterMessageTests {
         let tooBig = try [UInt8](repeating: 1, count: 101).withUnsafeBytes { try LZ4Frame.compress($0) }
         let tooSmall = try [UInt8](repeating: 1, count: 99).withUnsafeBytes { try LZ4Frame.compress($0) }
         let exact = try [UInt8](repeating: 1, count: 100).withUnsafeBytes { try LZ4Frame.compress($0) }
-        for chunk in [tooBig, tooSmall, Array(exact.dropLast(3)), [UInt8](repeating: 0xAB, count: 40)] {
-            var writer = BlobWriter(destinations: destination)
+        for chunk in [tooBig, tooSmall, Array(exact.dropLast(3)), exact + [0], [UInt8](repeating: 0xAB, count: 40)] {
+            var writer = BlobWriter(destinations: destination, scratch: ChunkBuffer())
             #expect(throws: MapReduceError.self) { try chunk.withUnsafeBytes { try writer.accept($0) } }
         }
-        var writer = BlobWriter(destinations: destination)
+        var writer = BlobWriter(destinations: destination, scratch: ChunkBuffer())
         try exact.withUnsafeBytes { try writer.accept($0) }
         let complete = writer.isComplete
         #expect(complete)

@@ -30,20 +30,20 @@ package struct BlobReader: ~Copyable {
     var part = 0
     var offsetInPart = 0
     var descriptor: CInt = -1
-    let buffer: UnsafeMutableRawBufferPointer
+    let scratch: ChunkBuffer
+    var buffer: UnsafeMutableRawBufferPointer { self.scratch.memory }
     /// Raw and compressed bytes produced so far.
     package private(set) var rawBytes = 0
     package private(set) var compressedBytes = 0
 
-    package init(sources: [BlobFile]) {
+    /// - Parameter scratch: Where chunks are read before they are compressed, reused from blob to blob.
+    package init(sources: [BlobFile], scratch: ChunkBuffer) {
         self.sources = sources
-        let total = sources.reduce(0) { $0 + $1.length }
-        self.buffer = .allocate(byteCount: max(1, min(total, ClusterLimits.chunkBytes)), alignment: 16)
+        self.scratch = scratch
     }
 
     deinit {
         if self.descriptor >= 0 { Syscall.close(self.descriptor) }
-        self.buffer.deallocate()
     }
 
     /// The parts as the receiver sees them: each at its offset in its own file.
@@ -51,6 +51,11 @@ package struct BlobReader: ~Copyable {
 
     /// The next compressed chunk, or nil when every byte was read.
     package mutating func nextChunk() throws -> [UInt8]? {
+        try self.nextChunk(after: [], reserving: 0)
+    }
+
+    /// The next compressed chunk behind `prefix` (a message header), with room for `reserve` more bytes.
+    package mutating func nextChunk(after prefix: [UInt8], reserving reserve: Int) throws -> [UInt8]? {
         var filled = 0
         while filled < ClusterLimits.chunkBytes, self.part < self.sources.count {
             let source = self.sources[self.part]
@@ -89,9 +94,13 @@ package struct BlobReader: ~Copyable {
             }
         }
         guard filled > 0 else { return nil }
-        let compressed = try LZ4Frame.compress(UnsafeRawBufferPointer(rebasing: self.buffer[0..<filled]))
+        let compressed = try LZ4Frame.compress(
+            UnsafeRawBufferPointer(rebasing: self.buffer[0..<filled]),
+            after: prefix,
+            reserving: reserve
+        )
         self.rawBytes += filled
-        self.compressedBytes += compressed.count
+        self.compressedBytes += compressed.count - prefix.count
         return compressed
     }
 }
@@ -100,6 +109,7 @@ package struct BlobReader: ~Copyable {
 /// receiver holds one chunk at a time.
 package struct BlobWriter: ~Copyable {
     let destinations: [BlobFile]
+    let scratch: ChunkBuffer
     var part = 0
     var offsetInPart = 0
     var remaining: Int
@@ -107,10 +117,13 @@ package struct BlobWriter: ~Copyable {
     package private(set) var rawBytes = 0
     package private(set) var compressedBytes = 0
 
-    /// - Parameter destinations: Where each announced part goes; the files are created (a part written at
-    ///   an offset leaves a hole before it).
-    package init(destinations: [BlobFile]) {
+    /// - Parameters:
+    ///   - destinations: Where each announced part goes; the files are created (a part written at an
+    ///     offset leaves a hole before it).
+    ///   - scratch: Where chunks are decompressed, reused from blob to blob.
+    package init(destinations: [BlobFile], scratch: ChunkBuffer) {
         self.destinations = destinations
+        self.scratch = scratch
         self.remaining = destinations.reduce(0) { $0 + $1.length }
     }
 
@@ -136,17 +149,12 @@ package struct BlobWriter: ~Copyable {
             throw MapReduceError(.protocolViolation, "a data chunk arrived after its message was complete")
         }
         let expected = min(self.remaining, ClusterLimits.chunkBytes)
-        let bytes = try LZ4Frame.decompress(compressed, limit: expected)
-        guard bytes.count == expected else {
-            throw MapReduceError(
-                .protocolViolation,
-                "a data chunk holds \(bytes.count) bytes where \(expected) were announced"
-            )
-        }
-        self.rawBytes += bytes.count
+        try LZ4Frame.decompress(compressed, exactly: expected, into: self.scratch.memory)
+        self.rawBytes += expected
         self.compressedBytes += compressed.count
-        self.remaining -= bytes.count
-        try bytes.withUnsafeBytes { raw in
+        self.remaining -= expected
+        do {
+            let raw = UnsafeRawBufferPointer(rebasing: self.scratch.memory[0..<expected])
             var done = 0
             while done < raw.count {
                 try self.createEmptyParts()
@@ -189,5 +197,20 @@ package struct BlobWriter: ~Copyable {
         self.descriptor = -1
         self.part += 1
         self.offsetInPart = 0
+    }
+}
+
+/// One chunk's worth of memory, allocated once per slot or connection and reused for every chunk, so
+/// that shipping a blob does not map and fault in fresh megabytes each time.
+package final class ChunkBuffer: @unchecked Sendable {
+    // @unchecked: one reader or one slot uses it at a time.
+    package let memory: UnsafeMutableRawBufferPointer
+
+    package init() {
+        self.memory = .allocate(byteCount: ClusterLimits.chunkBytes, alignment: 64)
+    }
+
+    deinit {
+        self.memory.deallocate()
     }
 }

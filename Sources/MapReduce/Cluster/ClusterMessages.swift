@@ -108,6 +108,34 @@ package struct JobStart: Sendable, Equatable {
     }
 }
 
+/// The chunks of a blob, the bulk of what travels: encoded and decoded without copying their data.
+package enum ChunkFrame {
+    /// The bytes in front of a chunk's data.
+    package static func prefix(slot: Int, generation: Int) -> [UInt8] {
+        var writer = WireWriter()
+        writer.writeVarint(slot)
+        writer.writeVarint(generation)
+        return writer.bytes
+    }
+
+    /// A chunk frame: the next chunk of `reader`, compressed behind its prefix, with room for its tag.
+    package static func next(from reader: inout BlobReader, slot: Int, generation: Int) throws -> Frame? {
+        let prefix = Self.prefix(slot: slot, generation: generation)
+        guard let payload = try reader.nextChunk(after: prefix, reserving: FrameTag.size) else { return nil }
+        return Frame(kind: ClusterMessageKind.chunk, payload: payload)
+    }
+
+    /// The slot and generation of a chunk frame, and where its data starts in the payload.
+    package static func header(of frame: Frame) throws -> (slot: Int, generation: Int, dataOffset: Int) {
+        try frame.payload.withUnsafeBytes { raw in
+            var reader = WireReader(raw)
+            let slot = try reader.readCount(limit: ClusterLimits.maximumSlots)
+            let generation = try reader.readCount()
+            return (slot, generation, raw.count - reader.remaining)
+        }
+    }
+}
+
 /// A message of the cluster protocol.
 package enum ClusterMessage: Sendable, Equatable {
     case jobStart(JobStart)

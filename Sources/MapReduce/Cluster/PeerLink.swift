@@ -198,6 +198,7 @@ final class PeerLink: Sendable {
     ) async {
         var events = mailbox.makeAsyncIterator()
         var generation = 0
+        let scratch = ChunkBuffer()
         while !scheduler.isOver && !Task.isCancelled {
             let slot = SlotID(kind: .peer(self.name), index: index, generation: generation)
             self.generations.withLock { $0[index] = generation }
@@ -208,7 +209,8 @@ final class PeerLink: Sendable {
                 generation: generation,
                 events: events,
                 outbound: outbound,
-                scheduler: scheduler
+                scheduler: scheduler,
+                scratch: scratch
             )
             do {
                 try await SlotDriver.drive(&transport, slot: slot, scheduler: scheduler)
@@ -257,6 +259,26 @@ final class PeerLink: Sendable {
         pending: PendingReplies,
         deliveries: [AsyncStream<SlotEvent>.Continuation]
     ) throws {
+        if frame.kind == ClusterMessageKind.chunk {
+            let (slot, generation, offset) = try ChunkFrame.header(of: frame)
+            guard slot < deliveries.count, let reply = pending.replies[slot], reply.generation == generation else {
+                throw MapReduceError(.protocolViolation, "a data chunk that no reply announced")
+            }
+            try frame.payload.withUnsafeBytes {
+                try reply.writer.accept(UnsafeRawBufferPointer(rebasing: $0[offset...]))
+            }
+            let raw = reply.writer.rawBytes - reply.counted
+            self.traffic.withLock {
+                $0.receivedCompressedBytes += frame.payload.count - offset
+                $0.receivedRawBytes += raw
+            }
+            reply.counted = reply.writer.rawBytes
+            if reply.writer.isComplete {
+                pending.replies[slot] = nil
+                deliveries[slot].yield(.reply(generation: generation, reply.message))
+            }
+            return
+        }
         switch try ClusterMessage(frame: frame) {
         case .heartbeat:
             break
@@ -268,27 +290,20 @@ final class PeerLink: Sendable {
                 throw MapReduceError(.protocolViolation, "a reply before the previous one's data")
             }
             let (rewritten, destinations) = try self.localize(message, parts: parts)
-            let reply = PendingReply(generation: generation, message: rewritten, destinations: destinations)
+            let reply = PendingReply(
+                generation: generation,
+                message: rewritten,
+                destinations: destinations,
+                scratch: pending.scratch
+            )
             if reply.writer.isComplete {
                 try reply.writer.createEmptyParts()
                 deliveries[slot].yield(.reply(generation: generation, rewritten))
             } else {
                 pending.replies[slot] = reply
             }
-        case .chunk(let slot, let generation, let data):
-            guard slot < deliveries.count, let reply = pending.replies[slot], reply.generation == generation else {
-                throw MapReduceError(.protocolViolation, "a data chunk that no reply announced")
-            }
-            try data.withUnsafeBytes { try reply.writer.accept($0) }
-            self.traffic.withLock {
-                $0.receivedCompressedBytes += data.count
-                $0.receivedRawBytes += reply.writer.rawBytes - reply.counted
-            }
-            reply.counted = reply.writer.rawBytes
-            if reply.writer.isComplete {
-                pending.replies[slot] = nil
-                deliveries[slot].yield(.reply(generation: generation, reply.message))
-            }
+        case .chunk:
+            throw MapReduceError(.protocolViolation, "a chunk decoded as a message")
         case .slotLost(let slot, let generation, let reason):
             guard slot < deliveries.count else {
                 throw MapReduceError(.protocolViolation, "a loss of slot \(slot) of \(deliveries.count)")
@@ -424,6 +439,7 @@ final class PeerLink: Sendable {
 /// Replies whose data is still arriving, per slot; only the reader touches it.
 final class PendingReplies {
     var replies: [Int: PendingReply] = [:]
+    let scratch = ChunkBuffer()
 }
 
 final class PendingReply {
@@ -432,10 +448,10 @@ final class PendingReply {
     var writer: BlobWriter
     var counted = 0
 
-    init(generation: Int, message: WorkerMessage, destinations: [BlobFile]) {
+    init(generation: Int, message: WorkerMessage, destinations: [BlobFile], scratch: ChunkBuffer) {
         self.generation = generation
         self.message = message
-        self.writer = BlobWriter(destinations: destinations)
+        self.writer = BlobWriter(destinations: destinations, scratch: scratch)
     }
 }
 
@@ -449,6 +465,7 @@ struct RemoteSlotTransport: SlotTransport {
     var events: AsyncStream<PeerLink.SlotEvent>.AsyncIterator
     let outbound: NIOAsyncChannelOutboundWriter<Frame>
     let scheduler: Scheduler
+    let scratch: ChunkBuffer
 
     var depth: Int { 2 }
 
@@ -474,17 +491,15 @@ struct RemoteSlotTransport: SlotTransport {
         case .stop:
             return
         }
-        var reader = BlobReader(sources: sources)
+        var reader = BlobReader(sources: sources, scratch: self.scratch)
         let parts = reader.parts
         do {
             try await self.outbound.write(
                 ClusterMessage.task(slot: self.index, generation: self.generation, message: message, parts: parts)
                     .frame
             )
-            while let chunk = try reader.nextChunk() {
-                try await self.outbound.write(
-                    ClusterMessage.chunk(slot: self.index, generation: self.generation, data: chunk).frame
-                )
+            while let chunk = try ChunkFrame.next(from: &reader, slot: self.index, generation: self.generation) {
+                try await self.outbound.write(chunk)
             }
         } catch let error as MapReduceError where error.code != .protocolViolation {
             self.scheduler.fail(error)

@@ -142,6 +142,7 @@ struct PeerSession: Sendable {
     ) async -> String {
         var pending: [Int: PendingTask] = [:]
         var serial = 0
+        let scratch = ChunkBuffer()
         while true {
             let frame: Frame?
             do {
@@ -152,6 +153,21 @@ struct PeerSession: Sendable {
             guard let frame else { return "the coordinator went away" }
             state.lastHeard.store(monotonicNanoseconds(), ordering: .relaxed)
             do {
+                if frame.kind == ClusterMessageKind.chunk {
+                    let (slot, generation, offset) = try ChunkFrame.header(of: frame)
+                    guard let task = pending[slot], task.generation == generation else {
+                        throw MapReduceError(.protocolViolation, "a data chunk that no task announced")
+                    }
+                    try frame.payload.withUnsafeBytes {
+                        try task.writer.accept(UnsafeRawBufferPointer(rebasing: $0[offset...]))
+                    }
+                    state.counts.withLock { $0.receivedBytes += frame.payload.count - offset }
+                    if task.writer.isComplete {
+                        pending[slot] = nil
+                        deliveries[slot].yield(try task.delivery())
+                    }
+                    continue
+                }
                 switch try ClusterMessage(frame: frame) {
                 case .heartbeat:
                     continue
@@ -167,7 +183,8 @@ struct PeerSession: Sendable {
                         message: message,
                         parts: parts,
                         directory: directory,
-                        prefix: "s\(slot)-t\(serial)"
+                        prefix: "s\(slot)-t\(serial)",
+                        scratch: scratch
                     )
                     if task.writer.isComplete {
                         try task.writer.createEmptyParts()
@@ -175,16 +192,8 @@ struct PeerSession: Sendable {
                     } else {
                         pending[slot] = task
                     }
-                case .chunk(let slot, let generation, let data):
-                    guard let task = pending[slot], task.generation == generation else {
-                        throw MapReduceError(.protocolViolation, "a data chunk that no task announced")
-                    }
-                    try data.withUnsafeBytes { try task.writer.accept($0) }
-                    state.counts.withLock { $0.receivedBytes += data.count }
-                    if task.writer.isComplete {
-                        pending[slot] = nil
-                        deliveries[slot].yield(try task.delivery())
-                    }
+                case .chunk:
+                    throw MapReduceError(.protocolViolation, "a chunk decoded as a message")
                 case .jobStart, .jobReady, .reply, .slotLost, .jobRefused:
                     throw MapReduceError(.protocolViolation, "an unexpected message of kind \(frame.kind)")
                 }
@@ -207,6 +216,7 @@ struct PeerSession: Sendable {
         var deliveries = inbox.makeAsyncIterator()
         var generation = 0
         var failedStarts = 0
+        let scratch = ChunkBuffer()
         while !Task.isCancelled {
             let worker: LocalWorker
             do {
@@ -233,6 +243,7 @@ struct PeerSession: Sendable {
                             reply,
                             slot: index,
                             generation: generation,
+                            scratch: scratch,
                             outbound: outbound,
                             state: state
                         )
@@ -268,6 +279,7 @@ struct PeerSession: Sendable {
         _ reply: WorkerMessage,
         slot: Int,
         generation: Int,
+        scratch: ChunkBuffer,
         outbound: NIOAsyncChannelOutboundWriter<Frame>,
         state: SessionState
     ) async throws {
@@ -283,12 +295,12 @@ struct PeerSession: Sendable {
         case .taskFailed, .ready:
             break
         }
-        var reader = BlobReader(sources: sources)
+        var reader = BlobReader(sources: sources, scratch: scratch)
         try await outbound.write(
             ClusterMessage.reply(slot: slot, generation: generation, message: reply, parts: reader.parts).frame
         )
-        while let chunk = try reader.nextChunk() {
-            try await outbound.write(ClusterMessage.chunk(slot: slot, generation: generation, data: chunk).frame)
+        while let chunk = try ChunkFrame.next(from: &reader, slot: slot, generation: generation) {
+            try await outbound.write(chunk)
         }
         let sent = reader.compressedBytes
         state.counts.withLock {
@@ -344,7 +356,14 @@ final class PendingTask {
     let files: [String]
     var writer: BlobWriter
 
-    init(generation: Int, message: CoordinatorMessage, parts: [BlobPart], directory: String, prefix: String) throws {
+    init(
+        generation: Int,
+        message: CoordinatorMessage,
+        parts: [BlobPart],
+        directory: String,
+        prefix: String,
+        scratch: ChunkBuffer
+    ) throws {
         self.generation = generation
         var files: [String] = []
         var destinations: [BlobFile] = []
@@ -394,7 +413,7 @@ final class PendingTask {
             throw MapReduceError(.protocolViolation, "a task that is not a task")
         }
         self.files = files
-        self.writer = BlobWriter(destinations: destinations)
+        self.writer = BlobWriter(destinations: destinations, scratch: scratch)
     }
 
     /// The task, with the modification times of the files just written.
