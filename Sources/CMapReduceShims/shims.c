@@ -16,3 +16,10 @@ void mapreduce_return_large_blocks_on_free(void) {
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 #endif
 }
+
+void mapreduce_keep_chunk_blocks(void) {
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 16 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+#endif
+}

@@ -562,6 +562,12 @@ extension Syscall {
         }
     }
 
+    /// Keeps freed chunk-sized blocks in this process's heap (see `mapreduce_keep_chunk_blocks`): for the
+    /// processes that ship chunks to and from peers, never for workers.
+    static func keepChunkBlocks() {
+        mapreduce_keep_chunk_blocks()
+    }
+
     /// Blocks the calling thread (fault injection in tests only).
     static func sleep(milliseconds: Int) {
         _ = usleep(useconds_t(milliseconds * 1000))

@@ -76,6 +76,7 @@ public struct PeerServer: Sendable {
         guard configuration.workers >= 1 else { throw MapReduceError(.usage, "at least one worker is needed") }
         try MapReduceEngine.reserveDescriptors(workers: configuration.workers)
         try MapReduceEngine.reserveProcesses(workers: configuration.workers)
+        Syscall.keepChunkBlocks()
         let server: NIOAsyncChannel<AcceptedConnection, Never>
         do {
             server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)

@@ -123,6 +123,7 @@ public struct MapReduceEngine: Sendable {
         }
         // The secret and the peers' addresses are checked before any work.
         let cluster = try configuration.cluster.map { try ClusterSetup(configuration: $0) }
+        if cluster != nil { Syscall.keepChunkBlocks() }
         let logger = configuration.logger
         let resolved = try InputResolver.resolve(inputs) { logger.warning("\($0)") }
         let workDirectory = try self.makeWorkDirectory()
