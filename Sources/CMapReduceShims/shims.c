@@ -19,7 +19,7 @@ void mapreduce_return_large_blocks_on_free(void) {
 
 void mapreduce_keep_chunk_blocks(void) {
 #if defined(__GLIBC__)
-    mallopt(M_MMAP_THRESHOLD, 16 * 1024 * 1024);
-    mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+    mallopt(M_MMAP_THRESHOLD, 8 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 12 * 1024 * 1024);
 #endif
 }

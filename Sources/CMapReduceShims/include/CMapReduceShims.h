@@ -22,8 +22,8 @@ const void *mapreduce_memrchr(const void *bytes, int byte, unsigned long count);
 void mapreduce_return_large_blocks_on_free(void);
 
 /// The opposite, for the processes that ship chunks to and from peers (the coordinator of a cluster
-/// job, a peer server): blocks of up to 16 MiB come from the heap and stay with the process when
-/// freed, up to 64 MiB, so that the few-megabyte chunk and frame buffers of every message reuse the
+/// job, a peer server): blocks of up to 8 MiB come from the heap and stay with the process when
+/// freed, up to 12 MiB, so that the few-megabyte chunk and frame buffers of every message reuse the
 /// same pages instead of being mapped, faulted in and zeroed again each time. Nothing elsewhere than
 /// glibc.
 void mapreduce_keep_chunk_blocks(void);
