@@ -280,20 +280,29 @@ struct SchedulerWakeupTests {
         )
     }
 
-    @Test("a slot waiting for work is resumed when another slot's loss requeues its task")
-    func lossWakesWaiter() async throws {
-        let scheduler = self.scheduler(files: 1)
-        let a = SlotID(index: 0, generation: 0)
-        let b = SlotID(index: 1, generation: 0)
+    /// Slot `a` holds the only map task; slot `b` waits for work. Returns the task and `b`'s wait.
+    func oneTaskAndAWaiter(
+        _ scheduler: Scheduler,
+        a: SlotID,
+        b: SlotID
+    ) async throws -> (MapTask, Task<SlotAssignment, Never>) {
         scheduler.join(a)
         scheduler.join(b)
         guard case .map(let task) = await scheduler.next(for: a) else {
             Issue.record("expected a map task")
-            return
+            throw CancellationError()
         }
         let waiting = Task { await scheduler.next(for: b) }
-        // Let the waiter park, then lose the slot that holds the only task.
         while !scheduler.read({ $0.isWaiting(b) }) { await Task.yield() }
+        return (task, waiting)
+    }
+
+    @Test("a slot waiting for work is resumed when another slot's loss requeues its task")
+    func lossWakesWaiter() async throws {
+        let scheduler = self.scheduler(files: 1)
+        let a = SlotID(index: 0, generation: 0)
+        let (task, waiting) = try await self.oneTaskAndAWaiter(scheduler, a: a, b: SlotID(index: 1, generation: 0))
+        // The waiter is parked: lose the slot that holds the only task.
         scheduler.lost(a, SlotLoss(.disconnected, "gone"))
         let woken = await waiting.value
         #expect(woken == .map(task))
@@ -315,15 +324,7 @@ struct SchedulerWakeupTests {
     func reducePhaseWakes() async throws {
         let scheduler = self.scheduler(files: 1)
         let a = SlotID(index: 0, generation: 0)
-        let b = SlotID(index: 1, generation: 0)
-        scheduler.join(a)
-        scheduler.join(b)
-        guard case .map(let task) = await scheduler.next(for: a) else {
-            Issue.record("expected a map task")
-            return
-        }
-        let waiting = Task { await scheduler.next(for: b) }
-        while !scheduler.read({ $0.isWaiting(b) }) { await Task.yield() }
+        let (task, waiting) = try await self.oneTaskAndAWaiter(scheduler, a: a, b: SlotID(index: 1, generation: 0))
         let spill = Spill(path: "s", segments: [SpillSegment(offset: 0, length: 4, keys: 1)], sorted: true)
         try scheduler.apply(
             .mapDone(MapTaskReport(taskID: task.id, bytes: 1000, records: 1, elapsedNanoseconds: 1, spills: [spill])),

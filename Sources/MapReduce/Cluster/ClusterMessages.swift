@@ -168,12 +168,7 @@ package enum ClusterMessage: Sendable, Equatable {
             writer.writeVarint(start.timeoutMilliseconds)
         case .task(let slot, let generation, let message, let parts):
             kind = ClusterMessageKind.task
-            writer.writeVarint(slot)
-            writer.writeVarint(generation)
-            let inner = message.frame
-            writer.write(inner.kind)
-            inner.payload.withUnsafeBytes { writer.writeLengthPrefixed($0) }
-            writer.writeParts(parts)
+            Self.writeEnvelope(into: &writer, slot: slot, generation: generation, inner: message.frame, parts: parts)
         case .jobEnd:
             kind = ClusterMessageKind.jobEnd
         case .jobReady(let slots):
@@ -181,12 +176,7 @@ package enum ClusterMessage: Sendable, Equatable {
             writer.writeVarint(slots)
         case .reply(let slot, let generation, let message, let parts):
             kind = ClusterMessageKind.reply
-            writer.writeVarint(slot)
-            writer.writeVarint(generation)
-            let inner = message.frame
-            writer.write(inner.kind)
-            inner.payload.withUnsafeBytes { writer.writeLengthPrefixed($0) }
-            writer.writeParts(parts)
+            Self.writeEnvelope(into: &writer, slot: slot, generation: generation, inner: message.frame, parts: parts)
         case .slotLost(let slot, let generation, let reason):
             kind = ClusterMessageKind.slotLost
             writer.writeVarint(slot)
@@ -223,32 +213,24 @@ package enum ClusterMessage: Sendable, Equatable {
                     )
                 )
             case ClusterMessageKind.task:
-                let slot = try reader.readCount(limit: ClusterLimits.maximumSlots)
-                let generation = try reader.readCount()
-                let innerKind = try reader.readByte()
-                let inner = Frame(kind: innerKind, payload: Array(try reader.readLengthPrefixedBytes()))
-                let parts: [BlobPart] = try reader.readParts()
+                let envelope = try Self.readEnvelope(&reader)
                 message = .task(
-                    slot: slot,
-                    generation: generation,
-                    message: try CoordinatorMessage(frame: inner),
-                    parts: try parts.validated()
+                    slot: envelope.slot,
+                    generation: envelope.generation,
+                    message: try CoordinatorMessage(frame: envelope.inner),
+                    parts: envelope.parts
                 )
             case ClusterMessageKind.jobEnd:
                 message = .jobEnd
             case ClusterMessageKind.jobReady:
                 message = .jobReady(slots: try reader.readCount(limit: ClusterLimits.maximumSlots))
             case ClusterMessageKind.reply:
-                let slot = try reader.readCount(limit: ClusterLimits.maximumSlots)
-                let generation = try reader.readCount()
-                let innerKind = try reader.readByte()
-                let inner = Frame(kind: innerKind, payload: Array(try reader.readLengthPrefixedBytes()))
-                let parts: [BlobPart] = try reader.readParts()
+                let envelope = try Self.readEnvelope(&reader)
                 message = .reply(
-                    slot: slot,
-                    generation: generation,
-                    message: try WorkerMessage(frame: inner),
-                    parts: try parts.validated()
+                    slot: envelope.slot,
+                    generation: envelope.generation,
+                    message: try WorkerMessage(frame: envelope.inner),
+                    parts: envelope.parts
                 )
             case ClusterMessageKind.slotLost:
                 message = .slotLost(
@@ -274,5 +256,39 @@ package enum ClusterMessage: Sendable, Equatable {
             }
             return message
         }
+    }
+}
+
+extension ClusterMessage {
+    /// A task or a reply: the slot and generation it is for, the worker message it carries, and the
+    /// layout of the bytes that follow it.
+    struct Envelope {
+        var slot: Int
+        var generation: Int
+        var inner: Frame
+        var parts: [BlobPart]
+    }
+
+    static func writeEnvelope(
+        into writer: inout WireWriter,
+        slot: Int,
+        generation: Int,
+        inner: Frame,
+        parts: [BlobPart]
+    ) {
+        writer.writeVarint(slot)
+        writer.writeVarint(generation)
+        writer.write(inner.kind)
+        inner.payload.withUnsafeBytes { writer.writeLengthPrefixed($0) }
+        writer.writeParts(parts)
+    }
+
+    static func readEnvelope(_ reader: inout WireReader) throws -> Envelope {
+        let slot = try reader.readCount(limit: ClusterLimits.maximumSlots)
+        let generation = try reader.readCount()
+        let kind = try reader.readByte()
+        let inner = Frame(kind: kind, payload: Array(try reader.readLengthPrefixedBytes()))
+        let parts: [BlobPart] = try reader.readParts()
+        return Envelope(slot: slot, generation: generation, inner: inner, parts: try parts.validated())
     }
 }
