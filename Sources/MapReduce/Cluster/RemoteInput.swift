@@ -22,23 +22,21 @@ enum RemoteInput {
             let file = try MappedFile(input: split)
             let whole = file.bytes
             let count = whole.count
+            guard
+                let (first, high, midRecord) = LineScanner.mappedRange(
+                    whole,
+                    start: split.start,
+                    end: split.end,
+                    cut: cut
+                )
+            else { continue }
+            // The scans look at the byte before the split, and before a piece, back to its line's start.
             var low = split.start == 0 ? 0 : split.start - 1
-            let high: Int
-            let lookAhead: Int
-            if let cut {
-                guard
-                    let (position, midRecord) = LineScanner.boundary(
-                        whole,
-                        atOrAfter: split.start,
-                        cut: cut,
-                        limit: split.end
-                    )
-                else { continue }
+            var lookAhead = 2
+            if cut != nil {
                 if midRecord {
-                    let lineStart = LineScanner.lineStart(before: position, in: whole, floor: 0)
-                    low = min(low, max(0, lineStart - 1))
+                    low = min(low, max(0, LineScanner.lineStart(before: first, in: whole, floor: 0) - 1))
                 }
-                high = LineScanner.pieceEnd(whole, atOrAfter: split.end, cut: cut)
                 // Whether a cut byte qualifies depends on the next `longLine` bytes of its line: ship them
                 // when the line at either end of the split is that long; otherwise the scans stop at a
                 // line end before `high`.
@@ -50,11 +48,7 @@ enum RemoteInput {
                             to: min(count, position + LineScanner.longLine)
                         ) == nil
                 }
-                lookAhead = isLong(split.start) || isLong(split.end) ? LineScanner.longLine + 2 : 2
-            } else {
-                guard LineScanner.firstLineStart(whole, from: split.start, before: split.end) != nil else { continue }
-                high = split.end >= count ? count : LineScanner.nextLineStart(whole, atOrAfter: split.end)
-                lookAhead = 2
+                if isLong(split.start) || isLong(split.end) { lookAhead = LineScanner.longLine + 2 }
             }
             let shippedEnd = min(count, max(high, split.end) + lookAhead)
             try file.checkUnchanged()

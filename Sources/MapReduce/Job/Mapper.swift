@@ -236,6 +236,27 @@ public enum LineScanner {
         self.boundary(bytes, atOrAfter: position, cut: cut, limit: bytes.count)?.position ?? bytes.count
     }
 
+    /// The bytes a split's task maps: from the first line (or, for a mapper that lets records be cut
+    /// at `cut`, the first piece) that starts in `start..<end`, to the end of the last; `midRecord` when
+    /// that first piece is in the middle of a line. Nil when nothing starts in the split. Local workers
+    /// and the coordinator that ships a split to a peer both cut records here, so they always agree.
+    @inlinable
+    package static func mappedRange(
+        _ bytes: UnsafeRawBufferPointer,
+        start: Int,
+        end: Int,
+        cut: UInt8?
+    ) -> (start: Int, end: Int, midRecord: Bool)? {
+        if let cut {
+            guard let (position, midRecord) = self.boundary(bytes, atOrAfter: start, cut: cut, limit: end) else {
+                return nil
+            }
+            return (position, self.pieceEnd(bytes, atOrAfter: end, cut: cut), midRecord)
+        }
+        guard let position = self.firstLineStart(bytes, from: start, before: end) else { return nil }
+        return (position, end >= bytes.count ? bytes.count : self.nextLineStart(bytes, atOrAfter: end), false)
+    }
+
     /// Where the line holding `position` starts, looking back no further than `floor` (returned if no
     /// line ends in `floor..<position`).
     @usableFromInline

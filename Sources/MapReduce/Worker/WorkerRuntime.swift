@@ -69,28 +69,15 @@ final class WorkerRuntime<J: MapReduceJob> {
             let whole = file.bytes
             // The split owns the lines that start inside it; the last one may run past its end. A mapper
             // that lets records be cut also owns the pieces of long lines that start inside it.
-            let start: Int
-            let end: Int
-            var recordStart: Int?
-            if let cut = J.JobMapper.recordCutByte {
-                guard
-                    let (position, midRecord) = LineScanner.boundary(
-                        whole,
-                        atOrAfter: split.start,
-                        cut: cut,
-                        limit: split.end
-                    )
-                else { continue }
-                start = position
-                end = LineScanner.pieceEnd(whole, atOrAfter: split.end, cut: cut)
-                if midRecord { recordStart = self.recordStart(in: file, before: start) }
-            } else {
-                guard let position = LineScanner.firstLineStart(whole, from: split.start, before: split.end) else {
-                    continue
-                }
-                start = position
-                end = split.end >= whole.count ? whole.count : LineScanner.nextLineStart(whole, atOrAfter: split.end)
-            }
+            guard
+                let (start, end, midRecord) = LineScanner.mappedRange(
+                    whole,
+                    start: split.start,
+                    end: split.end,
+                    cut: J.JobMapper.recordCutByte
+                )
+            else { continue }
+            let recordStart = midRecord ? self.recordStart(in: file, before: start) : nil
             FaultInjection.beforeMapping(split.displayName, path: split.path)
             file.willNeed(start..<end)
             let lines = UnsafeRawBufferPointer(rebasing: whole[start..<end])
