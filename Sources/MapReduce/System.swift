@@ -568,6 +568,11 @@ extension Syscall {
         mapreduce_keep_chunk_blocks()
     }
 
+    /// Whether a process with this id exists (it may belong to another user).
+    static func processExists(_ pid: pid_t) -> Bool {
+        sysKill(pid, 0) == 0 || errno != ESRCH
+    }
+
     /// Blocks the calling thread (fault injection in tests only).
     static func sleep(milliseconds: Int) {
         _ = usleep(useconds_t(milliseconds * 1000))

@@ -23,9 +23,11 @@ public final class PeerProcess: @unchecked Sendable {
     ) throws {
         let log = "\(logDirectory)/peer-\(host)-\(port)-\(UInt32.random(in: 0...UInt32.max)).log"
         self.logPath = log
+        // Job directories go under the test's folder, so that a peer the test kills leaves nothing behind.
+        let temporary = arguments.contains("--temporary-directory") ? [] : ["--temporary-directory", logDirectory]
         let command =
             ([binary, "serve", "--listen", "\(host):\(port)", "--secret-file", secretFile, "--workers", "\(workers)"]
-            + arguments).map(shellQuoted).joined(separator: " ")
+            + temporary + arguments).map(shellQuoted).joined(separator: " ")
         self.process = try ChildProcess(
             "/bin/sh",
             ["-c", "exec \(command) 2> \(shellQuoted(log))"],

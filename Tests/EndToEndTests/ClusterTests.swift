@@ -139,6 +139,13 @@ struct ClusterTests {
         #expect(json.contains("\"lost\": \"peer \(victim.address)"), "\(json)")
         #expect(result.stderr.contains("lost: peer \(victim.address)"), "\(result.stderr)")
         self.expectGone(workers)
+        // The killed peer could not remove its job's directory; the next peer to start there does.
+        let left = Files.list(self.scratch.path).filter { $0.hasPrefix("mapreduce-peer-\(victim.process.processID)-") }
+        #expect(left.count == 1, "\(Files.list(self.scratch.path))")
+        let next = try PeerProcess(host: "127.0.0.4", secretFile: self.secret, logDirectory: self.scratch.path)
+        next.stop()
+        #expect(!Files.list(self.scratch.path).contains { left.contains($0) }, "\(Files.list(self.scratch.path))")
+        #expect(next.log.contains("no longer runs"), "\(next.log)")
     }
 
     @Test("a peer SIGSTOPped past its heartbeat timeout is dropped; it serves again once resumed")

@@ -77,6 +77,7 @@ public struct PeerServer: Sendable {
         try MapReduceEngine.reserveDescriptors(workers: configuration.workers)
         try MapReduceEngine.reserveProcesses(workers: configuration.workers)
         Syscall.keepChunkBlocks()
+        PeerSession.removeStaleDirectories(configuration, logger: configuration.logger)
         let server: NIOAsyncChannel<AcceptedConnection, Never>
         do {
             server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)

@@ -338,13 +338,36 @@ struct PeerSession: Sendable {
     }
 
     func makeDirectory() throws -> String {
-        var base = self.configuration.temporaryDirectory ?? environmentValue("TMPDIR") ?? "/tmp"
-        if base.isEmpty { base = "/tmp" }
-        while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
+        let base = Self.baseDirectory(self.configuration)
         do {
             return try Syscall.makeTemporaryDirectory(template: "\(base)/mapreduce-peer-\(Syscall.processID)-XXXXXX")
         } catch {
             throw MapReduceError(.io, "cannot create the job's temporary directory: \(error.message)", input: base)
+        }
+    }
+}
+
+extension PeerSession {
+    /// Where jobs' temporary directories go.
+    static func baseDirectory(_ configuration: PeerServer.Configuration) -> String {
+        var base = configuration.temporaryDirectory ?? environmentValue("TMPDIR") ?? "/tmp"
+        if base.isEmpty { base = "/tmp" }
+        while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
+        return base
+    }
+
+    /// Removes the job directories of peers that no longer run: a peer killed with SIGKILL (or by the
+    /// OOM killer) cannot remove its own. A directory whose process still runs is left alone.
+    static func removeStaleDirectories(_ configuration: PeerServer.Configuration, logger: Logger) {
+        let base = Self.baseDirectory(configuration)
+        let prefix = "mapreduce-peer-"
+        for name in (try? Syscall.listDirectory(base)) ?? [] where name.hasPrefix(prefix) {
+            let rest = name.dropFirst(prefix.count)
+            guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]), pid > 0,
+                !Syscall.processExists(pid)
+            else { continue }
+            Syscall.removeTree("\(base)/\(name)")
+            logger.info("removed \(base)/\(name), left by a peer that no longer runs")
         }
     }
 }
