@@ -17,12 +17,12 @@ struct ServeCommand: AsyncParsableCommand {
 
             Examples:
               mapreduce secret cluster.secret
-              mapreduce serve --listen 10.0.0.5:7420 --secret-file cluster.secret
-              mapreduce wordcount big/ --cluster 10.0.0.5:7420,10.0.0.6:7420 --secret-file cluster.secret
+              mapreduce serve --listen peer1.example:7420 --secret-file cluster.secret
+              mapreduce wordcount big/ --cluster peer1.example:7420,peer2.example:7420 --secret-file cluster.secret
             """
     )
 
-    @Option(help: "The address and port to listen on, such as 0.0.0.0:7420 (port 0: any free port).")
+    @Option(help: "The address and port to listen on, such as peer1.example:7420 (port 0: any free port).")
     var listen: String
 
     @Option(
@@ -105,7 +105,7 @@ struct SecretCommand: ParsableCommand {
         do {
             try ClusterSecret.generate(path: self.file)
         } catch let error as MapReduceError {
-            printToStandardError("mapreduce secret: \(error)")
+            printToStandardError("mapreduce: \(error)")
             throw ExitCode(1)
         }
     }

@@ -278,11 +278,11 @@ struct HandshakeTests {
         #expect(run.coordinator == .failed(.fingerprintMismatch(ours: Self.fingerprint, theirs: theirs)))
         #expect(run.kinds == [200, 201, 202, 203])
         guard case .failed(let failure) = run.coordinator else { return }
-        let error = failure.error(peer: "10.0.0.2:7000")
+        let error = failure.error(peer: "127.0.0.2:7000")
         #expect(error.code == .incompatiblePeer)
         #expect(error.description.contains("build 1a2b3c4d5e6f7a8b, jobs [logs, wordcount]"))
         #expect(error.description.contains("build 0000111122223333, jobs [wordcount]"))
-        #expect(error.description.contains("10.0.0.2:7000"))
+        #expect(error.description.contains("127.0.0.2:7000"))
         // The refusal the peer sends names both as well.
         let refusal = run.frames[3].frame.payload
         #expect(Self.contains(refusal, Array("1a2b3c4d5e6f7a8b".utf8)))
@@ -291,7 +291,7 @@ struct HandshakeTests {
 
     @Test("a busy peer refuses with its reason")
     func busy() throws {
-        let reason = "running a job for 10.0.0.9"
+        let reason = "running a job for 127.0.0.9"
         let run = HandshakeRun(coordinator: try Self.coordinator(), peer: try Self.peer(busyReason: reason))
         #expect(run.peer == .failed(.busy(reason)))
         #expect(run.kinds == [200, 203])

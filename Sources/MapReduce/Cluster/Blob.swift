@@ -153,31 +153,29 @@ package struct BlobWriter: ~Copyable {
         self.rawBytes += expected
         self.compressedBytes += compressed.count
         self.remaining -= expected
-        do {
-            let raw = UnsafeRawBufferPointer(rebasing: self.scratch.memory[0..<expected])
-            var done = 0
-            while done < raw.count {
-                try self.createEmptyParts()
-                let destination = self.destinations[self.part]
-                if self.descriptor < 0 { try self.open(destination) }
-                let count = min(destination.length - self.offsetInPart, raw.count - done)
-                do {
-                    try Syscall.pwriteFully(
-                        self.descriptor,
-                        UnsafeRawBufferPointer(rebasing: raw[done..<(done + count)]),
-                        destination.offset + self.offsetInPart
-                    )
-                } catch {
-                    throw MapReduceError(
-                        .io,
-                        "cannot write \(destination.name): \(describeError(error))",
-                        underlying: error
-                    )
-                }
-                done += count
-                self.offsetInPart += count
-                if self.offsetInPart == destination.length { try self.closePart() }
+        let raw = UnsafeRawBufferPointer(rebasing: self.scratch.memory[0..<expected])
+        var done = 0
+        while done < raw.count {
+            try self.createEmptyParts()
+            let destination = self.destinations[self.part]
+            if self.descriptor < 0 { try self.open(destination) }
+            let count = min(destination.length - self.offsetInPart, raw.count - done)
+            do {
+                try Syscall.pwriteFully(
+                    self.descriptor,
+                    UnsafeRawBufferPointer(rebasing: raw[done..<(done + count)]),
+                    destination.offset + self.offsetInPart
+                )
+            } catch {
+                throw MapReduceError(
+                    .io,
+                    "cannot write \(destination.name): \(describeError(error))",
+                    underlying: error
+                )
             }
+            done += count
+            self.offsetInPart += count
+            if self.offsetInPart == destination.length { try self.closePart() }
         }
         if self.remaining == 0 { try self.createEmptyParts() }
     }

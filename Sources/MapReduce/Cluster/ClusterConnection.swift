@@ -142,7 +142,6 @@ enum ClusterConnection {
         var action = machine.role == .coordinator ? machine.start() : .wait
         do {
             while true {
-                debugTrace("\(machine.role) action \(action)")
                 switch action {
                 case .send(let frame):
                     try await outbound.write(frame)
@@ -241,10 +240,4 @@ package struct PeerAddress: Sendable, Hashable, CustomStringConvertible {
     package var description: String {
         self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)"
     }
-}
-
-func debugTrace(_ text: String) {
-    guard environmentValue("MAPREDUCE_TRACE") != nil else { return }
-    var line = text + "\n"
-    line.withUTF8 { try? Syscall.writeFully(2, UnsafeRawBufferPointer($0)) }
 }

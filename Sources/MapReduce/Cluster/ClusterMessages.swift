@@ -241,11 +241,9 @@ package enum ClusterMessage: Sendable, Equatable {
             case ClusterMessageKind.jobRefused:
                 message = .jobRefused(try TaskFailure(decoding: &reader))
             case ClusterMessageKind.chunk:
-                message = .chunk(
-                    slot: try reader.readCount(limit: ClusterLimits.maximumSlots),
-                    generation: try reader.readCount(),
-                    data: Array(reader.readRemainingBytes())
-                )
+                let (slot, generation, offset) = try ChunkFrame.header(of: frame)
+                _ = try reader.readBytes(count: offset)
+                message = .chunk(slot: slot, generation: generation, data: Array(reader.readRemainingBytes()))
             case ClusterMessageKind.heartbeat:
                 message = .heartbeat
             default:

@@ -174,15 +174,15 @@ final class PeerLink: Sendable {
                 )
             }
             channel.close(promise: nil)
-            let loss2 = loss ?? SlotLoss(.disconnected, "peer \(self.name) closed the connection")
+            let ending = loss ?? SlotLoss(.disconnected, "peer \(self.name) closed the connection")
             for delivery in deliveries {
-                delivery.yield(.peerLost(loss2))
+                delivery.yield(.peerLost(ending))
                 delivery.finish()
             }
             // Slots waiting for work are lost too, so that they stop waiting.
             if loss != nil {
                 for (index, generation) in self.generations.withLock({ $0 }).enumerated() {
-                    scheduler.lost(SlotID(kind: .peer(self.name), index: index, generation: generation), loss2)
+                    scheduler.lost(SlotID(kind: .peer(self.name), index: index, generation: generation), ending)
                 }
             }
             group.cancelAll()

@@ -72,7 +72,7 @@ extension MapReduceEngine {
 
     /// Peer nodes (`mapreduce serve`) that run tasks beside, or instead of, the local workers.
     ///
-    /// Every peer must run the same binary (the build fingerprint checks it) with the same secret. Input
+    /// Every peer must run the same binary (the build fingerprint checks it) and share its key file. Input
     /// bytes travel to peers LZ4-compressed and map output comes back to this machine's temporary
     /// directory, so no shared file system is needed and losing a peer loses no committed work.
     public struct Cluster: Sendable {
