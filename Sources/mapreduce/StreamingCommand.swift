@@ -92,7 +92,9 @@ struct StreamingStepOptions: ParsableArguments {
         guard case .fixed = ChunkSize(parsing: self.maxRecord) else {
             throw ValidationError("--max-record must be a size such as 64M, not '\(self.maxRecord)'.")
         }
-        guard StreamingJobs.names.contains(self.job) else {
+        switch self.job {
+        case WordCount.name: _ = try StreamingJobs.parse(WordCountOptions.self, self.jobOptions)
+        default:
             throw ValidationError(
                 "No job named '\(self.job)'; the jobs are: \(StreamingJobs.names.joined(separator: ", "))."
             )
@@ -127,12 +129,7 @@ enum StreamingJobs {
         Options.Job.JobMapper.Value: StreamingTextCodable,
         Options.Job.JobReducer.Output: StreamingTextCodable
     {
-        let parsed: Options
-        do {
-            parsed = try Options.parse(arguments)
-        } catch {
-            throw ValidationError("\(Options.Job.name): \(Options.message(for: error))")
-        }
+        let parsed = try Self.parse(type, arguments)
         let job = parsed.makeJob()
         do {
             switch step {
@@ -144,6 +141,17 @@ enum StreamingJobs {
             if error.errorNumber == EPIPE { throw ExitCode(128 + SIGPIPE) }
             printToStandardError("mapreduce: \(error)\(parsed.hint(for: error))")
             throw ExitCode(1)
+        }
+    }
+}
+
+extension StreamingJobs {
+    /// The job's options, or a usage error that names the job.
+    static func parse<Options: JobOptions>(_ type: Options.Type, _ arguments: [String]) throws -> Options {
+        do {
+            return try Options.parse(arguments)
+        } catch {
+            throw ValidationError("\(Options.Job.name): \(Options.message(for: error))")
         }
     }
 }
