@@ -343,7 +343,7 @@ package struct SchedulerStateMachine {
     package mutating func apply(_ reply: WorkerMessage, from slot: SlotID) throws -> [Wakeup] {
         switch reply {
         case .mapDone(let report): return try self.mapDone(report, on: slot)
-        case .flushed(let spills): return try self.flushed(spills, on: slot)
+        case .flushed(let spills, _): return try self.flushed(spills, on: slot)
         case .reduceDone(let report): return try self.reduceDone(report, on: slot)
         case .taskFailed(let failure): return self.taskFailed(failure, on: slot)
         case .ready: throw MapReduceError(.protocolViolation, "an unexpected ready message")
