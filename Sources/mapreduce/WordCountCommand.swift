@@ -67,13 +67,18 @@ struct WordCountCommand: AsyncParsableCommand {
             let statsFile = try statsPath.map { try OutputFile(destination: $0, role: "statistics file") }
             ledger.opened(dump, statsFile)
             var topWords = TopWords(limit: top)
-            let statistics = try await engine.run(job, inputs: sources) { (word: RawSpan, count) in
+            var counted = 0
+            var statistics = try await engine.run(job, inputs: sources) { (word: RawSpan, count) in
+                counted &+= count
                 topWords.add(word, count: count)
                 if let dump {
                     try word.withUnsafeBytes { try dump.write($0) }
                     try dump.write(tabbedCount: count)
                 }
             }
+            // The engine drops stop words after combining, where it sees each once per table written
+            // (its `keys filtered`): the occurrences are the words emitted less the words counted.
+            statistics.counters.job["stop words dropped"] = statistics.counters.mapOutputPairs - counted
             try statsFile?.write(statistics.json())
             try ledger.commit(dump)
             try ledger.commit(statsFile)
