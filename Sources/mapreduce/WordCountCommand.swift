@@ -60,12 +60,14 @@ struct WordCountCommand: AsyncParsableCommand {
         let top = self.top
         let outputPath = self.output
         let statsPath = self.engine.statsJSON
+        let timelinePath = self.engine.timeline
         let ledger = OutputLedger()
         let (statistics, topWords) = try await runReportingFailures(ledger: ledger, job: job) {
             // Every destination is opened before the work starts: an unwritable one fails at once.
             let dump = try outputPath.map { try OutputFile(destination: $0, role: "output file") }
             let statsFile = try statsPath.map { try OutputFile(destination: $0, role: "statistics file") }
-            ledger.opened(dump, statsFile)
+            let timelineFile = try timelinePath.map { try OutputFile(destination: $0, role: "timeline file") }
+            ledger.opened(dump, statsFile, timelineFile)
             var topWords = TopWords(limit: top)
             var counted = 0
             var statistics = try await engine.run(job, inputs: sources) { (word: RawSpan, count) in
@@ -80,8 +82,10 @@ struct WordCountCommand: AsyncParsableCommand {
             // (its `keys filtered`): the occurrences are the words emitted less the words counted.
             statistics.counters.job["stop words dropped"] = statistics.counters.mapOutputPairs - counted
             try statsFile?.write(statistics.json())
+            try timelineFile?.write(statistics.timelineSVG())
             try ledger.commit(dump)
             try ledger.commit(statsFile)
+            try ledger.commit(timelineFile)
             return (statistics, topWords)
         }
         // A dump written to standard output is the output: the table would only get in its way.
