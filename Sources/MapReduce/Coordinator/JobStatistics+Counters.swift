@@ -16,8 +16,9 @@ extension JobStatistics {
         public var keysFiltered: Int
         /// Keys written to spills, after combining and filtering.
         public var combinedKeys: Int
-        /// Spills written, and their bytes.
+        /// Spills written.
         public var spills: Int
+        /// The bytes of the spills written.
         public var spillBytes: Int
 
         /// No counts.
@@ -83,9 +84,11 @@ extension JobStatistics {
         public var slot: String
         /// The slot's index in that row: a peer's row has one per worker of the peer.
         public var slotIndex: Int
+        /// What kind of task it was.
         public var phase: Phase
-        /// The task's number within its phase.
+        /// The task's number within its phase (0 for a flush).
         public var task: Int
+        /// How it ended.
         public var outcome: Outcome
         /// What it worked on: `file:offset+length` for a map task, partitions for a reduce task.
         public var input: String

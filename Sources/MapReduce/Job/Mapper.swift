@@ -87,6 +87,9 @@ public protocol Mapper<Key, Value>: Sendable {
     /// as stop words are in word count: each of their pairs then costs a table update, whose slot stays
     /// in the cache, instead of a test in the mapper's loop. The answer must depend on the key's bytes
     /// alone.
+    ///
+    /// The engine counts the keys it drops here (``JobStatistics/Counters/keysFiltered``): as it sees
+    /// combined keys, that is one per distinct key per table written, not one per pair emitted.
     /// - Parameter key: The key's encoded bytes (for ``ByteString`` keys, the bytes themselves).
     func keepsKey(_ key: RawSpan) -> Bool
 }
