@@ -152,6 +152,23 @@ struct CounterTests {
     }
 }
 
+@Suite("The tests' XML checker")
+struct XMLCheckTests {
+    @Test("it accepts well-formed XML and names what is wrong with the rest")
+    func checker() {
+        #expect(XMLCheck.problem(in: "<svg a=\"1\"><g><rect b='x &amp; y'/><text>a &lt; b</text></g></svg>\n") == nil)
+        #expect(XMLCheck.problem(in: "<?xml version=\"1.0\"?><!-- c --><svg/>") == nil)
+        let broken = [
+            "<svg><g></svg>", "<svg>", "<svg></g>", "<svg a=1/>", "<svg a=\"1\" a=\"2\"/>", "<svg/><svg/>",
+            "<svg>a & b</svg>", "<svg>a < b</svg>", "<svg><title>&nbsp;</title></svg>", "text", "",
+            "<svg a=\"<\"/>",
+        ]
+        for text in broken {
+            #expect(XMLCheck.problem(in: text) != nil, "\(text)")
+        }
+    }
+}
+
 extension String {
     /// How many times `needle` occurs.
     func components(of needle: String) -> Int {
