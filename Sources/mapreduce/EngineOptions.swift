@@ -65,6 +65,9 @@ struct EngineOptions: ParsableArguments {
     @Option(name: .customLong("stats-json"), help: "Write the statistics as JSON to this file.")
     var statsJSON: String?
 
+    @Option(help: "Write a timeline of the task attempts, one lane per worker or peer, as an SVG image to this file.")
+    var timeline: String?
+
     @Flag(name: .shortAndLong, help: "Print nothing but errors.")
     var quiet = false
 

@@ -56,24 +56,33 @@ struct WordCountCommand: AsyncParsableCommand {
         let outputPath = self.dump.output
         let format = self.dump.dumpFormat
         let statsPath = self.engine.statsJSON
+        let timelinePath = self.engine.timeline
         let ledger = OutputLedger()
         let (statistics, topWords) = try await runReportingFailures(ledger: ledger, job: job, progress: progress) {
             // Every destination is opened before the work starts: an unwritable one fails at once.
             let dumpFile = try outputPath.map { try OutputFile(destination: $0, role: "output file") }
             let statsFile = try statsPath.map { try OutputFile(destination: $0, role: "statistics file") }
-            ledger.opened(dumpFile, statsFile)
+            let timelineFile = try timelinePath.map { try OutputFile(destination: $0, role: "timeline file") }
+            ledger.opened(dumpFile, statsFile, timelineFile)
             var dump = try dumpFile.map {
                 try DumpWriter(file: $0, format: format, keyColumn: "word", valueColumn: "count")
             }
             var topWords = TopWords(limit: top)
-            let statistics = try await engine.run(job, inputs: sources) { (word: RawSpan, count) in
+            var counted = 0
+            var statistics = try await engine.run(job, inputs: sources) { (word: RawSpan, count) in
+                counted &+= count
                 topWords.add(word, count: count)
                 try word.withUnsafeBytes { try dump?.write(key: $0, value: count) }
             }
             try dump?.finish()
+            // The engine drops stop words after combining, where it sees each once per table written
+            // (its `keys filtered`): the occurrences are the words emitted less the words counted.
+            statistics.counters.job["stop words dropped"] = statistics.counters.mapOutputPairs - counted
             try statsFile?.write(statistics.json())
+            try timelineFile?.write(statistics.timelineSVG())
             try ledger.commit(dumpFile)
             try ledger.commit(statsFile)
+            try ledger.commit(timelineFile)
             progress?.finish(summary: ProgressLine.summary(statistics))
             return (statistics, topWords)
         }

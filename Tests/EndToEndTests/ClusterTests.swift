@@ -104,11 +104,13 @@ struct ClusterTests {
         #expect(try Files.read(output) == expected)
     }
 
-    @Test("a peer SIGKILLed in the middle of a job: its tasks run elsewhere and the dump is identical")
+    @Test("a peer SIGKILLed in the middle of a job: its tasks run elsewhere, the dump and counters are identical")
     func peerKilled() throws {
         defer { self.scratch.remove() }
         let corpus = try self.manyFiles(copies: 12)
-        let expected = try self.localDump([corpus])
+        let localStats = self.scratch.file("local.json")
+        let expected = try self.localDump([corpus], extra: ["--stats-json", localStats])
+        let timeline = self.scratch.file("killed.svg")
         let victim = try PeerProcess(
             host: "127.0.0.2",
             secretFile: self.secret,
@@ -121,7 +123,7 @@ struct ClusterTests {
         let stats = self.scratch.file("killed.json")
         let coordinator = try ChildProcess(
             TestEnvironment.binary,
-            ["wordcount", "--output", output, "--stats", "--stats-json", stats, "--no-local"]
+            ["wordcount", "--output", output, "--stats", "--stats-json", stats, "--timeline", timeline, "--no-local"]
                 + self.cluster([victim, survivor]) + [corpus]
         )
         // Once the victim's worker runs (stalled on its first file), kill the whole peer.
@@ -138,6 +140,24 @@ struct ClusterTests {
         let json = String(decoding: try Files.read(stats), as: UTF8.self)
         #expect(json.contains("\"lost\": \"peer \(victim.address)"), "\(json)")
         #expect(result.stderr.contains("lost: peer \(victim.address)"), "\(result.stderr)")
+        // Counters count the committed attempts only: the victim's lost tasks count once, on the survivor.
+        let local = try StatisticsJSON(path: localStats)
+        let cluster = StatisticsJSON(json)
+        for name in ["records", "input bytes", "map output pairs"] {
+            #expect(
+                cluster.engineCounter(name) != nil && cluster.engineCounter(name) == local.engineCounter(name),
+                "\(name)"
+            )
+        }
+        for name in ["tokens", "stop words dropped"] {
+            #expect(cluster.jobCounter(name) != nil && cluster.jobCounter(name) == local.jobCounter(name), "\(name)")
+        }
+        let attempts = cluster.attempts
+        #expect(attempts.contains { $0["slot"] == victim.address && $0["outcome"] == "lost" }, "\(attempts)")
+        let svg = String(decoding: try Files.read(timeline), as: UTF8.self)
+        #expect(XMLCheck.problem(in: svg) == nil)
+        let lanes = XMLCheck.texts(of: "text", marked: "class=\"lane\"", in: svg)
+        #expect(Set(lanes) == [victim.address, survivor.address] && lanes.count == 2, "\(lanes)")
         self.expectGone(workers)
         // The killed peer could not remove its job's directory; the next peer to start there does.
         let left = Files.list(self.scratch.path).filter { $0.hasPrefix("mapreduce-peer-\(victim.process.processID)-") }

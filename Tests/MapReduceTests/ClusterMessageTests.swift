@@ -34,7 +34,22 @@ struct ClusterMessageTests {
         .reply(
             slot: 3,
             generation: 1,
-            message: .mapDone(MapTaskReport(taskID: 7, bytes: 40, records: 9, elapsedNanoseconds: 5, spills: [spill])),
+            message: .mapDone(
+                MapTaskReport(
+                    taskID: 7,
+                    bytes: 40,
+                    records: 9,
+                    elapsedNanoseconds: 5,
+                    spills: [spill],
+                    counters: TaskCounters(records: 3, keysFiltered: 1, job: ["tokens": 9, "'..' lines skipped": 1])
+                )
+            ),
+            parts: [BlobPart(offset: 0, length: 10)]
+        ),
+        .reply(
+            slot: 0,
+            generation: 0,
+            message: .flushed([spill], TaskCounters(records: 0, keysFiltered: 5, job: [:])),
             parts: [BlobPart(offset: 0, length: 10)]
         ),
         .slotLost(slot: 2, generation: 5, reason: "worker 2 (pid 9) killed by SIGKILL"),

@@ -227,9 +227,10 @@ struct ProtocolPreambleTests {
 
     @Test("a preamble of another version is refused naming both versions")
     func versionMismatch() throws {
-        let error = try Self.refusal(ProtocolPreamble.bytes(version: 2) + Self.firstFrameBytes)
+        let other = clusterProtocolVersion + 1
+        let error = try Self.refusal(ProtocolPreamble.bytes(version: other) + Self.firstFrameBytes)
         #expect(error.code == .incompatiblePeer)
-        #expect(error.description.contains("version 2"))
+        #expect(error.description.contains("version \(other)"))
         #expect(error.description.contains("version \(clusterProtocolVersion)"))
     }
 

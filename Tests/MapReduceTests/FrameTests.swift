@@ -54,7 +54,7 @@ struct FrameTests {
         let messages: [WorkerMessage] = [
             .ready(protocolVersion: 1, processID: 1234),
             .mapDone(MapTaskReport(taskID: 1, bytes: 2, records: 3, elapsedNanoseconds: 4, spills: [Self.spill])),
-            .flushed([Self.spill, Self.sortedSpill]),
+            .flushed([Self.spill, Self.sortedSpill], TaskCounters(records: 0, keysFiltered: 4, job: ["x": 1])),
             .reduceDone(ReduceTaskReport(taskID: 1, runPath: "/tmp/r", keys: 5, inputBytes: 6, elapsedNanoseconds: 7)),
             .taskFailed(TaskFailure(taskID: 9, error: MapReduceError(.invalidData, "bad", input: "x:1"))),
         ]
@@ -85,7 +85,7 @@ struct FrameTests {
         let reduce = Frame(kind: reduceKind, payload: [1, 0, 2, 1, 0, 1, 1, 0x73, 0, 0xFF, 0xFF, 0x03, 1])
         #expect(throws: MapReduceError.self) { try CoordinatorMessage(frame: reduce) }
         // A flag byte is 0 or 1.
-        var flushed = WorkerMessage.flushed([Self.sortedSpill]).frame
+        var flushed = WorkerMessage.flushed([Self.sortedSpill], TaskCounters()).frame
         let flag = 2 + Self.sortedSpill.path.utf8.count  // after the spill count and the path
         try #require(flushed.payload[flag] == 1)
         flushed.payload[flag] = 2

@@ -267,7 +267,10 @@ struct HandshakeTests {
         _ = coordinator.start()
         var challenge = HandshakeRun(coordinator: try Self.coordinator(), peer: try Self.peer()).frames[1].frame
         challenge.payload[0] = 9
-        #expect(coordinator.received(challenge) == .fail(.versionMismatch(ours: 1, theirs: 9), reply: nil))
+        #expect(
+            coordinator.received(challenge)
+                == .fail(.versionMismatch(ours: clusterProtocolVersion, theirs: 9), reply: nil)
+        )
     }
 
     @Test("a fingerprint mismatch is refused once the coordinator is proven, naming both builds and job lists")

@@ -52,9 +52,16 @@ struct MessageBoundsTests {
     static let workerMessages: [WorkerMessage] = [
         .ready(protocolVersion: 3, processID: 123_456),
         .mapDone(
-            MapTaskReport(taskID: 1, bytes: 1 << 20, records: 300, elapsedNanoseconds: 1 << 35, spills: Self.spills)
+            MapTaskReport(
+                taskID: 1,
+                bytes: 1 << 20,
+                records: 300,
+                elapsedNanoseconds: 1 << 35,
+                spills: Self.spills,
+                counters: TaskCounters(records: 70, keysFiltered: 3, job: ["tokens": 500, "malformed lines": 2])
+            )
         ),
-        .flushed(Self.spills),
+        .flushed(Self.spills, TaskCounters(records: 0, keysFiltered: 12, job: ["é": 1 << 40])),
         .reduceDone(ReduceTaskReport(taskID: 1, runPath: "/tmp/r", keys: 5, inputBytes: 6, elapsedNanoseconds: 7)),
         .taskFailed(TaskFailure(taskID: 9, error: MapReduceError(.invalidData, "bad", input: "x:1"))),
         .taskFailed(TaskFailure(taskID: 9, error: MapReduceError(.io, "no input"))),
@@ -163,7 +170,7 @@ struct MessageBoundsTests {
 
     @Test("huge counts and lengths in worker messages are refused before allocating")
     func hugeWorkerCounts() throws {
-        let flushed = WorkerMessage.flushed([]).frame.kind
+        let flushed = WorkerMessage.flushed([], TaskCounters()).frame.kind
         let mapDone = WorkerMessage.mapDone(
             MapTaskReport(taskID: 1, bytes: 0, records: 0, elapsedNanoseconds: 0, spills: [])
         ).frame.kind
@@ -177,6 +184,10 @@ struct MessageBoundsTests {
             (flushed, Self.varints(1) + Self.string("s") + [1] + Self.huge, "a spill's segment count"),
             (mapDone, Self.varints(1, 0, 0, 0) + Self.huge, "the report's spill count"),
             (mapDone, Self.varints(1, 0, 0, 0, 1) + Self.string("s") + [0] + Self.huge, "a report's segment count"),
+            (mapDone, Self.varints(1, 0, 0, 0, 0, 0, 0) + Self.huge, "the counter name count"),
+            (mapDone, Self.varints(1, 0, 0, 0, 0, 0, 0, 1) + Self.huge, "a counter name's length"),
+            (flushed, Self.varints(0, 0, 0) + Self.huge, "the counter name count of a flush"),
+            (flushed, Self.varints(0, 0, 0, 1) + Self.huge, "a counter name's length in a flush"),
             (reduceDone, Self.varints(1) + Self.huge, "the run path's length"),
             (failed, Self.varints(1) + [4] + Self.huge, "the failure message's length"),
             (failed, Self.varints(1) + [4] + Self.string("m") + [1] + Self.huge, "the failed input's length"),
@@ -211,5 +222,75 @@ struct MessageBoundsTests {
                 return try reader.readVarint()
             } == .max
         )
+    }
+}
+
+@Suite("Task counters on the wire")
+struct TaskCounterBoundsTests {
+    static func decode(_ bytes: [UInt8]) throws -> TaskCounters {
+        try bytes.withUnsafeBytes { raw in
+            var reader = WireReader(raw)
+            return try TaskCounters(decoding: &reader)
+        }
+    }
+
+    @Test("counters round-trip, names in order whatever the dictionary's")
+    func roundTrip() throws {
+        let counters = TaskCounters(records: 9, keysFiltered: 2, job: ["b": 1, "a": 0, "ünïcödé": Int.max])
+        var writer = WireWriter()
+        counters.encode(into: &writer)
+        #expect(try Self.decode(writer.bytes) == counters)
+        var again = WireWriter()
+        TaskCounters(records: 9, keysFiltered: 2, job: ["ünïcödé": Int.max, "a": 0, "b": 1]).encode(into: &again)
+        #expect(again.bytes == writer.bytes)
+    }
+
+    @Test("more names than allowed, or a longer name, is refused even when the payload holds them")
+    func limits() throws {
+        var many = WireWriter()
+        many.writeVarint(0)
+        many.writeVarint(0)
+        many.writeVarint(TaskCounters.maximumNames + 1)
+        for index in 0...TaskCounters.maximumNames {
+            many.writeLengthPrefixed("c\(index)")
+            many.writeVarint(1)
+        }
+        #expect(throws: MapReduceError.self) { try Self.decode(many.bytes) }
+
+        var long = WireWriter()
+        long.writeVarint(0)
+        long.writeVarint(0)
+        long.writeVarint(1)
+        long.writeLengthPrefixed(String(repeating: "x", count: TaskCounters.maximumNameBytes + 1))
+        long.writeVarint(1)
+        #expect(throws: MapReduceError.self) { try Self.decode(long.bytes) }
+
+        var twice = WireWriter()
+        twice.writeVarint(0)
+        twice.writeVarint(0)
+        twice.writeVarint(2)
+        for _ in 0..<2 {
+            twice.writeLengthPrefixed("same")
+            twice.writeVarint(1)
+        }
+        #expect(throws: MapReduceError.self) { try Self.decode(twice.bytes) }
+
+        var invalid = WireWriter()
+        invalid.writeVarint(0)
+        invalid.writeVarint(0)
+        invalid.writeVarint(1)
+        [UInt8]([0xC3, 0x28]).withUnsafeBytes { invalid.writeLengthPrefixed($0) }
+        invalid.writeVarint(1)
+        #expect(throws: MapReduceError.self) { try Self.decode(invalid.bytes) }
+    }
+
+    @Test("the worker refuses to send counters past the limits, with a message that says which")
+    func workerSideLimits() throws {
+        var names: [String: Int] = [:]
+        for index in 0...TaskCounters.maximumNames { names["c\(index)"] = 1 }
+        #expect(TaskCounters(job: names).limitViolation?.contains("counter names") == true)
+        let long = String(repeating: "x", count: TaskCounters.maximumNameBytes + 1)
+        #expect(TaskCounters(job: [long: 1]).limitViolation?.contains("bytes long") == true)
+        #expect(TaskCounters(job: ["fine": 1]).limitViolation == nil)
     }
 }

@@ -143,6 +143,48 @@ struct SchedulerTests {
         #expect(m.spills.map(\.path) == ["committed"])
     }
 
+    @Test("counters count each task once: a lost slot's uncommitted counts go, the re-run's replace them")
+    func countersAfterLoss() throws {
+        var m = self.machine(files: 3)
+        func report(_ task: MapTask, spills: [Spill] = []) -> MapTaskReport {
+            var report = self.report(task, spills: spills)
+            report.counters = TaskCounters(records: 10, keysFiltered: spills.count, job: ["tokens": 7])
+            return report
+        }
+        let t1 = try self.mapTask(m.nextAssignment(for: self.a))
+        try m.mapDone(report(t1, spills: [self.spill("committed")]), on: self.a)
+        let t2 = try self.mapTask(m.nextAssignment(for: self.a))
+        try m.mapDone(report(t2), on: self.a)
+        #expect(m.statistics.counters.records == 10, "t2's counts wait for its commit")
+        _ = try self.mapTask(m.nextAssignment(for: self.a))
+        _ = m.slotLost(self.a, SlotLoss(.crashed, "test"))
+        #expect(m.statistics.counters.records == 10)
+        var next = m.nextAssignment(for: self.b)
+        while case .map(let task) = next {
+            try m.mapDone(report(task), on: self.b)
+            next = m.nextAssignment(for: self.b)
+        }
+        #expect(next == .flush)
+        try m.flushed([self.spill("flushed")], counters: TaskCounters(keysFiltered: 4), on: self.b)
+        let counters = m.statistics.counters
+        #expect(counters.records == 30)
+        #expect(counters.job == ["tokens": 21])
+        #expect(counters.pairs == 3)
+        #expect(counters.inputBytes == 3000)
+        #expect(counters.keysFiltered == 5)
+        #expect(counters.spills == 2)
+        #expect(counters.spillBytes == 30)
+        #expect(counters.keysWritten == 6)
+        // Attempts: t1 committed on a; t2 (done) and t3 (running) lost on a; two re-runs and a flush on b.
+        let attempts = m.attempts.records
+        #expect(attempts.count == 6)
+        #expect(attempts.filter { $0.slot == self.a }.map(\.outcome) == [.committed, .lost, .lost])
+        #expect(attempts.filter { $0.slot == self.b }.map(\.outcome) == [.committed, .committed, .committed])
+        #expect(attempts.filter { $0.slot == self.b }.map(\.phase) == [.map, .map, .flush])
+        #expect(attempts.allSatisfy { $0.end != nil })
+        #expect(attempts[0].input == "/in/0:0+1000")
+    }
+
     @Test("a task that crashes a worker on every attempt fails the job")
     func poison() throws {
         var m = self.machine(files: 1, attempts: 3)

@@ -1,5 +1,5 @@
 /// The version of the cluster protocol (preamble, handshake and the messages after it); both ends must agree.
-package let clusterProtocolVersion = 1
+package let clusterProtocolVersion = 2
 
 /// Frame kinds of the handshake, in a range of their own (200...209) so that they are never mistaken for
 /// task messages.

@@ -348,9 +348,9 @@ final class PeerLink: Sendable {
             let (spills, files) = try spillFiles(report.spills)
             report.spills = spills
             return (.mapDone(report), files)
-        case .flushed(let spills):
+        case .flushed(let spills, let counters):
             let (local, files) = try spillFiles(spills)
-            return (.flushed(local), files)
+            return (.flushed(local, counters), files)
         case .reduceDone(var report):
             guard parts.count == 1, parts[0].offset == 0 else {
                 throw MapReduceError(.protocolViolation, "a reduce reply without its run")

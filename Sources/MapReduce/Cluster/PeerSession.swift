@@ -287,7 +287,7 @@ struct PeerSession: Sendable {
         switch reply {
         case .mapDone(let report):
             sources = report.spills.map(Self.source)
-        case .flushed(let spills):
+        case .flushed(let spills, _):
             sources = spills.map(Self.source)
         case .reduceDone(let report):
             let size = (try? Syscall.fileSize(path: report.runPath)) ?? 0

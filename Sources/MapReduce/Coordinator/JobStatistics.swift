@@ -82,6 +82,10 @@ public struct JobStatistics: Sendable {
     public var mapSeconds: Double
     public var reduceSeconds: Double
     public var mergeSeconds: Double
+    /// What the job and the engine counted, over committed work.
+    public var counters = Counters()
+    /// Every attempt at a task, in the order they were handed out.
+    public var attempts: [TaskAttempt] = []
 
     /// Input megabytes (10⁶ bytes) per second of wall-clock time.
     public var megabytesPerSecond: Double {
@@ -133,6 +137,7 @@ public struct JobStatistics: Sendable {
             " pairs emitted: \(self.pairsEmitted); map output: \(self.spills) spills, "
                 + "\(fixed(Double(self.spillBytes) / 1_048_576, 1)) MiB; output keys: \(self.outputKeys)"
         )
+        lines.append(contentsOf: self.formattedCounters())
         lines.append(
             " time: \(fixed(self.elapsedSeconds, 3)) s (map \(fixed(self.mapSeconds, 3)) s, "
                 + "reduce \(fixed(self.reduceSeconds, 3)) s, merge \(fixed(self.mergeSeconds, 3)) s); "
@@ -181,6 +186,8 @@ public struct JobStatistics: Sendable {
             return entry + "}"
         }
         fields.append("\"slots\": [\(slots.joined(separator: ", "))]")
+        fields.append("\"counters\": \(self.countersJSON())")
+        fields.append("\"attempts\": \(self.attemptsJSON())")
         fields.append("\"rawBytes\": \(self.wireRawBytes)")
         fields.append("\"compressedBytes\": \(self.wireCompressedBytes)")
         return "{\n  " + fields.joined(separator: ",\n  ") + "\n}\n"

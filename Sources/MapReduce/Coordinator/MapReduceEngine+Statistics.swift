@@ -39,7 +39,20 @@ extension MapReduceEngine {
             slot.wire = JobStatistics.Wire(peer)
             slots.append(slot)
         }
-        return JobStatistics(
+        let attempts = machine.attempts.records.map { record in
+            JobStatistics.TaskAttempt(
+                slot: record.slot.lane,
+                slotIndex: record.slot.index,
+                phase: JobStatistics.TaskAttempt.Phase(rawValue: record.phase.rawValue) ?? .map,
+                task: record.task,
+                // An attempt still open when the job ended was stopped with it.
+                outcome: record.outcome.flatMap { JobStatistics.TaskAttempt.Outcome(rawValue: $0.rawValue) } ?? .lost,
+                input: record.input,
+                startSeconds: Double(max(0, record.start - started)) / 1e9,
+                endSeconds: Double(max(0, (record.end ?? ended) - started)) / 1e9
+            )
+        }
+        var statistics = JobStatistics(
             jobName: jobName,
             slots: slots,
             inputFiles: counts.inputFiles,
@@ -50,7 +63,7 @@ extension MapReduceEngine {
             partitions: machine.configuration.partitions,
             spills: counts.spills,
             spillBytes: counts.spillBytes,
-            pairsEmitted: counts.pairs,
+            pairsEmitted: counts.counters.pairs,
             outputKeys: counts.outputKeys,
             mapChunkSize: setting,
             smallestMapTask: machine.tuner.smallestChunk == .max ? 0 : machine.tuner.smallestChunk,
@@ -60,5 +73,8 @@ extension MapReduceEngine {
             reduceSeconds: Double(max(0, reduceEnded - mapEnded)) / 1e9,
             mergeSeconds: Double(ended - reduceEnded) / 1e9
         )
+        statistics.counters = JobStatistics.Counters(counts.counters)
+        statistics.attempts = attempts
+        return statistics
     }
 }

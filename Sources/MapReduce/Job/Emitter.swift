@@ -231,6 +231,31 @@ public struct Emitter<Key: WireCodable, Value: WireCodable> {
         self.prefetch.prefetch(hash: hash)
     }
 
+    /// Adds `amount` to the job's counter called `name`: lines a mapper found malformed, records it
+    /// skipped, anything a job wants to report. Counters appear with the job's statistics
+    /// (``JobStatistics/counters``) summed over the tasks whose output the job kept: a task that runs
+    /// again after its worker was lost counts once.
+    ///
+    /// A counter is a dictionary update keyed by a `String`: cheap once in a while, not in a mapper's
+    /// innermost loop. A mapper that counts something per record or per token counts it in a local
+    /// variable and calls this once per block, at the end of ``Mapper/map(lines:at:into:)``.
+    ///
+    /// A task may use up to 256 names, each at most 256 UTF-8 bytes long; more fails the task.
+    /// - Parameters:
+    ///   - name: The counter's name, as reports print it.
+    ///   - amount: What to add; not negative.
+    @inlinable
+    public mutating func count(_ name: String, by amount: Int = 1) {
+        self.batch.addToCounter(name, amount)
+    }
+
+    /// The job counters counted since the last call, and none counted any more.
+    @usableFromInline
+    func takeCounters() -> [String: Int] {
+        defer { self.batch.counters = [:] }
+        return self.batch.counters
+    }
+
     /// The length of the first key longer than ``maximumKeyBytes`` emitted since the last call, if any.
     @inlinable
     func takeOversizedKeyLength() -> Int? {
@@ -357,6 +382,15 @@ final class EmitBatch<Value> {
     @usableFromInline let maximumKeyBytes: Int
     /// The capacity asked for the first key longer than `maximumKeyBytes` since the last check, or 0.
     @usableFromInline @exclusivity(unchecked) var oversizedKeyLength = 0
+    /// The job's counters since the task started (see ``Emitter/count(_:by:)``).
+    @usableFromInline @exclusivity(unchecked) var counters: [String: Int] = [:]
+
+    /// Out of line: the mapper's loop keeps only the call.
+    @usableFromInline @inline(never)
+    func addToCounter(_ name: String, _ amount: Int) {
+        precondition(amount >= 0, "a counter only grows: count(_:by:) takes no negative amount")
+        self.counters[name, default: 0] &+= amount
+    }
 
     @usableFromInline
     init(capacity: Int, keyCapacity: Int, maximumKeyBytes: Int = Int.max) {

@@ -1,3 +1,5 @@
+import CMapReduceShims
+
 /// Where a block of input bytes came from: the file and the offset of its first byte.
 public struct InputOrigin: Sendable, Hashable, CustomStringConvertible {
     /// The input's path as the user gave it (`<stdin>` for standard input).
@@ -96,6 +98,9 @@ public protocol Mapper<Key, Value>: Sendable {
     /// as stop words are in word count: each of their pairs then costs a table update, whose slot stays
     /// in the cache, instead of a test in the mapper's loop. The answer must depend on the key's bytes
     /// alone.
+    ///
+    /// The engine counts the keys it drops here (``JobStatistics/Counters/keysFiltered``): as it sees
+    /// combined keys, that is one per distinct key per table written, not one per pair emitted.
     /// - Parameter key: The key's encoded bytes (for ``ByteString`` keys, the bytes themselves).
     func keepsKey(_ key: RawSpan) -> Bool
 }
@@ -280,6 +285,19 @@ public enum LineScanner {
         }
         guard let position = self.firstLineStart(bytes, from: start, before: end) else { return nil }
         return (position, end >= bytes.count ? bytes.count : self.nextLineStart(bytes, atOrAfter: end), false)
+    }
+
+    /// The lines whose first byte lies in `start..<end`, a range ``mappedRange(_:start:end:cut:)``
+    /// returned: each line of an input counts in exactly one task, the one that maps its start. One
+    /// vectorised pass over the range; a range that starts in the middle of a line (`midRecord`) does
+    /// not count that line.
+    @usableFromInline
+    package static func lineStarts(in bytes: UnsafeRawBufferPointer, start: Int, end: Int, midRecord: Bool) -> Int {
+        guard start < end, let base = bytes.baseAddress else { return 0 }
+        // A line starts after every terminator before `end - 1`: the range ends at a line start (or
+        // the input's end, or a cut), so a terminator that ends just before `end` starts no line in it.
+        let terminators = mapreduce_count_line_terminators(base + start, UInt(end - 1 - start))
+        return (midRecord ? 0 : 1) + Int(terminators)
     }
 
     /// Where the line holding `position` starts, looking back no further than `floor` (returned if no

@@ -98,6 +98,10 @@ package struct SchedulerStateMachine {
     package private(set) var spills: [Spill] = []
     package private(set) var runs: [ReduceTaskReport] = []
     package private(set) var statistics: SchedulerStatistics
+    /// Every task attempt, for the timeline.
+    package private(set) var attempts = AttemptLog()
+    /// Per slot, the counts of its reports since its last commit: committed with its output, or lost.
+    var pendingCounts: [SlotID: CounterTotals] = [:]
     package private(set) var mapPhaseEndedAt: Int?
     let clock: @Sendable () -> Int
 
@@ -158,6 +162,8 @@ package struct SchedulerStateMachine {
         self.waiting.remove(slot)
         self.tuner.slots = max(1, self.slots.count)
         self.statistics.recordLoss(slot)
+        self.attempts.lose(slot, at: self.clock())
+        self.pendingCounts[slot] = nil
         let running = self.running.removeValue(forKey: slot) ?? []
         let retriesBefore = self.statistics.retries
         defer { self.statistics.recordRequeued(slot, count: self.statistics.retries - retriesBefore) }
@@ -259,17 +265,24 @@ package struct SchedulerStateMachine {
             if !mapping.requeued.isEmpty {
                 let plan = mapping.requeued.removeFirst()
                 self.running[slot, default: []].append(.map(plan))
-                return .map(mapping.source.task(for: plan))
+                return self.beginMap(mapping.source.task(for: plan), on: slot)
             }
             if !mapping.source.isExhausted {
                 let chunk = self.tuner.nextChunk(remaining: mapping.source.remainingBytes, family: slot.kind.family)
                 let plan = mapping.source.next(chunkBytes: chunk)
                 self.running[slot, default: []].append(.map(plan))
                 self.statistics.mapTasks += 1
-                return .map(mapping.source.task(for: plan))
+                return self.beginMap(mapping.source.task(for: plan), on: slot)
             }
-            if !ahead && !(mapping.uncommitted[slot] ?? []).isEmpty {
+            if !ahead, let done = mapping.uncommitted[slot], !done.isEmpty {
                 self.running[slot] = [.flush]
+                self.attempts.begin(
+                    slot,
+                    .flush,
+                    task: 0,
+                    input: "map output of \(done.count) task\(done.count == 1 ? "" : "s")",
+                    at: self.clock()
+                )
                 return .flush
             }
             return nil
@@ -278,6 +291,12 @@ package struct SchedulerStateMachine {
             let task = reducing.pending.removeFirst()
             self.state = .reducing(reducing)
             self.running[slot, default: []].append(.reduce(task))
+            let inputs = "\(task.inputs.count) segment\(task.inputs.count == 1 ? "" : "s")"
+            let partitions =
+                task.partitions.count == 1
+                ? "partition \(task.partitions.lowerBound)"
+                : "partitions \(task.partitions.lowerBound)–\(task.partitions.upperBound - 1)"
+            self.attempts.begin(slot, .reduce, task: task.id, input: "\(partitions) (\(inputs))", at: self.clock())
             return .reduce(task)
         }
     }
@@ -294,9 +313,10 @@ package struct SchedulerStateMachine {
             throw MapReduceError(.protocolViolation, "reported map task \(report.taskID), which it was not running")
         }
         self.running[slot]!.removeFirst()
+        self.attempts.end(slot, at: self.clock(), nil)
+        self.pendingCounts[slot, default: CounterTotals()].add(report)
         mapping.uncommitted[slot, default: []].append(task)
         self.statistics.recordTask(slot, nanoseconds: report.elapsedNanoseconds, bytes: report.bytes)
-        self.statistics.pairs += report.records
         self.tuner.record(bytes: report.bytes, nanoseconds: report.elapsedNanoseconds, family: slot.kind.family)
         if !report.spills.isEmpty { self.commit(slot: slot, spills: report.spills, in: &mapping) }
         self.state = .mapping(mapping)
@@ -305,12 +325,18 @@ package struct SchedulerStateMachine {
 
     /// `slot` wrote out its table.
     @discardableResult
-    package mutating func flushed(_ spills: [Spill], on slot: SlotID) throws -> [Wakeup] {
+    package mutating func flushed(
+        _ spills: [Spill],
+        counters: TaskCounters = TaskCounters(),
+        on slot: SlotID
+    ) throws -> [Wakeup] {
         try self.validate(spills)
         guard case .mapping(var mapping) = self.state, self.running[slot]?.first == .flush else {
             throw MapReduceError(.protocolViolation, "reported a flush it was not asked for")
         }
         self.running[slot]!.removeFirst()
+        self.attempts.end(slot, at: self.clock(), .committed)
+        self.pendingCounts[slot, default: CounterTotals()].add(counters, spills: spills)
         self.commit(slot: slot, spills: spills, in: &mapping)
         self.state = .mapping(mapping)
         return self.checkMapPhaseComplete()
@@ -325,6 +351,7 @@ package struct SchedulerStateMachine {
             throw MapReduceError(.protocolViolation, "reported reduce task \(report.taskID), which it was not running")
         }
         self.running[slot]!.removeFirst()
+        self.attempts.end(slot, at: self.clock(), .committed)
         self.runs.append(report)
         self.statistics.recordTask(slot, nanoseconds: report.elapsedNanoseconds, bytes: 0)
         self.statistics.outputKeys += report.keys
@@ -343,7 +370,7 @@ package struct SchedulerStateMachine {
     package mutating func apply(_ reply: WorkerMessage, from slot: SlotID) throws -> [Wakeup] {
         switch reply {
         case .mapDone(let report): return try self.mapDone(report, on: slot)
-        case .flushed(let spills): return try self.flushed(spills, on: slot)
+        case .flushed(let spills, let counters): return try self.flushed(spills, counters: counters, on: slot)
         case .reduceDone(let report): return try self.reduceDone(report, on: slot)
         case .taskFailed(let failure): return self.taskFailed(failure, on: slot)
         case .ready: throw MapReduceError(.protocolViolation, "an unexpected ready message")
@@ -354,6 +381,7 @@ package struct SchedulerStateMachine {
     @discardableResult
     package mutating func taskFailed(_ failure: TaskFailure, on slot: SlotID) -> [Wakeup] {
         self.running[slot] = nil
+        self.attempts.lose(slot, at: self.clock(), failed: true)
         return self.fail(failure.error)
     }
 
@@ -388,6 +416,14 @@ package struct SchedulerStateMachine {
         return wakeups
     }
 
+    /// Records a map attempt starting on `slot`; returns its assignment.
+    mutating func beginMap(_ task: MapTask, on slot: SlotID) -> SlotAssignment {
+        var parts = task.splits.prefix(3).map { "\($0.displayName):\($0.start)+\($0.byteCount)" }
+        if task.splits.count > 3 { parts.append("and \(task.splits.count - 3) more") }
+        self.attempts.begin(slot, .map, task: task.id, input: parts.joined(separator: ", "), at: self.clock())
+        return .map(task)
+    }
+
     mutating func requeue(_ plan: MapTaskPlan, in mapping: inout Mapping) {
         self.statistics.retries += 1
         mapping.requeued.append(plan)
@@ -416,6 +452,8 @@ package struct SchedulerStateMachine {
 
     mutating func commit(slot: SlotID, spills: [Spill], in mapping: inout Mapping) {
         mapping.uncommitted[slot] = nil
+        self.statistics.counters.add(self.pendingCounts.removeValue(forKey: slot) ?? CounterTotals())
+        self.attempts.commit(slot)
         self.spills.append(contentsOf: spills)
         self.statistics.spills += spills.count
         self.statistics.spillBytes += spills.reduce(0) { $0 + $1.byteCount }
@@ -501,8 +539,9 @@ package struct SchedulerStatistics: Sendable {
     package var retries = 0
     package var spills = 0
     package var spillBytes = 0
-    package var pairs = 0
     package var outputKeys = 0
+    /// The counts of committed work.
+    package var counters = CounterTotals()
 
     package init() {}
 

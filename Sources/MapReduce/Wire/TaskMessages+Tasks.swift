@@ -165,17 +165,28 @@ package struct Spill: MessagePart, Equatable {
 package struct MapTaskReport: Sendable, Equatable {
     @usableFromInline package var taskID: Int
     @usableFromInline package var bytes: Int
+    /// Pairs the mapper emitted, before combining.
     @usableFromInline package var records: Int
     @usableFromInline package var elapsedNanoseconds: Int
     /// Spills written since the last report; their presence commits every task done so far.
     @usableFromInline package var spills: [Spill]
+    /// The task's counters, and those of any spill written since the last report.
+    @usableFromInline package var counters: TaskCounters
 
-    @usableFromInline package init(taskID: Int, bytes: Int, records: Int, elapsedNanoseconds: Int, spills: [Spill]) {
+    @usableFromInline package init(
+        taskID: Int,
+        bytes: Int,
+        records: Int,
+        elapsedNanoseconds: Int,
+        spills: [Spill],
+        counters: TaskCounters = TaskCounters()
+    ) {
         self.taskID = taskID
         self.bytes = bytes
         self.records = records
         self.elapsedNanoseconds = elapsedNanoseconds
         self.spills = spills
+        self.counters = counters
     }
 
     package func encode(into writer: inout WireWriter) {
@@ -184,6 +195,7 @@ package struct MapTaskReport: Sendable, Equatable {
         writer.writeVarint(self.records)
         writer.writeVarint(self.elapsedNanoseconds)
         writer.writeParts(self.spills)
+        self.counters.encode(into: &writer)
     }
 
     @usableFromInline package init(decoding reader: inout WireReader) throws {
@@ -192,6 +204,7 @@ package struct MapTaskReport: Sendable, Equatable {
         self.records = try reader.readCount()
         self.elapsedNanoseconds = try reader.readCount()
         self.spills = try reader.readParts()
+        self.counters = try TaskCounters(decoding: &reader)
     }
 }
 

@@ -18,7 +18,7 @@ package enum MessageKind {
 }
 
 /// The version of the worker protocol; both ends must agree.
-package let workerProtocolVersion = 3
+package let workerProtocolVersion = 4
 
 /// A piece of a message that delimits itself, so that several can stand in a row.
 package protocol MessagePart: Sendable {
@@ -191,7 +191,8 @@ package enum CoordinatorMessage: Sendable, Equatable {
 package enum WorkerMessage: Sendable, Equatable {
     case ready(protocolVersion: Int, processID: Int)
     case mapDone(MapTaskReport)
-    case flushed([Spill])
+    /// The spills of a flush, and the counters of the spills (keys filtered while writing them).
+    case flushed([Spill], TaskCounters)
     case reduceDone(ReduceTaskReport)
     case taskFailed(TaskFailure)
 
@@ -206,9 +207,10 @@ package enum WorkerMessage: Sendable, Equatable {
         case .mapDone(let report):
             kind = MessageKind.mapDone
             report.encode(into: &writer)
-        case .flushed(let spills):
+        case .flushed(let spills, let counters):
             kind = MessageKind.flushed
             writer.writeParts(spills)
+            counters.encode(into: &writer)
         case .reduceDone(let report):
             kind = MessageKind.reduceDone
             report.encode(into: &writer)
@@ -227,7 +229,8 @@ package enum WorkerMessage: Sendable, Equatable {
             case MessageKind.ready:
                 message = .ready(protocolVersion: try reader.readCount(), processID: try reader.readCount())
             case MessageKind.mapDone: message = .mapDone(try MapTaskReport(decoding: &reader))
-            case MessageKind.flushed: message = .flushed(try reader.readParts())
+            case MessageKind.flushed:
+                message = .flushed(try reader.readParts(), try TaskCounters(decoding: &reader))
             case MessageKind.reduceDone: message = .reduceDone(try ReduceTaskReport(decoding: &reader))
             case MessageKind.taskFailed: message = .taskFailed(try TaskFailure(decoding: &reader))
             default: throw MapReduceError(.protocolViolation, "unknown worker message kind \(frame.kind)")

@@ -10,6 +10,8 @@ final class SpillConfiguration<P: Partitioner> {
     @usableFromInline @exclusivity(unchecked) var namer: WorkFileNamer
     /// Spills written since the last report to the coordinator.
     @usableFromInline @exclusivity(unchecked) var unreported: [Spill] = []
+    /// Keys `keepsKey` left out since the last report to the coordinator.
+    @usableFromInline @exclusivity(unchecked) var keysFiltered = 0
     /// An error from a spill written in the middle of a task, rethrown when the task ends.
     @usableFromInline @exclusivity(unchecked) var pendingError: (any Error)?
 
@@ -158,7 +160,10 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
         var value = WireWriter(capacity: 64)
         for slot in 0...table.slotMask where table.slots[slot].meta != 0 {
             let key = table.key(atSlot: slot)
-            guard configuration.keepsKey(key) else { continue }
+            guard configuration.keepsKey(key) else {
+                configuration.keysFiltered &+= 1
+                continue
+            }
             let partition = configuration.partitioner.partition(
                 encodedKey: key,
                 hash: KeyHash.hash(key),
@@ -214,7 +219,10 @@ final class BufferingSink<P: Partitioner, Value: WireCodable> {
     func drain(_ batch: EmitBatch<Value>) {
         for i in 0..<batch.count where !batch.pending[i].isDropped {
             let key = batch.key(at: i)
-            guard self.configuration.keepsKey(key) else { continue }
+            guard self.configuration.keepsKey(key) else {
+                self.configuration.keysFiltered &+= 1
+                continue
+            }
             let partition = self.configuration.partitioner.partition(
                 encodedKey: key,
                 hash: KeyHash.hash(key),

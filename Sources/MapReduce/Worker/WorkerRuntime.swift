@@ -64,6 +64,7 @@ final class WorkerRuntime<J: MapReduceJob> {
         let started = monotonicNanoseconds()
         let emittedBefore = self.emitter.emittedCount
         var bytes = 0
+        var lines = 0
         for split in task.splits {
             let file = try self.mappedFile(for: split)
             let whole = file.bytes
@@ -80,18 +81,20 @@ final class WorkerRuntime<J: MapReduceJob> {
             let recordStart = midRecord ? self.recordStart(in: file, before: start) : nil
             FaultInjection.beforeMapping(split.displayName, path: split.path)
             file.willNeed(start..<end)
-            let lines = UnsafeRawBufferPointer(rebasing: whole[start..<end])
+            // One pass at memory speed, before the mapper's: it takes the page faults the mapper would.
+            lines += LineScanner.lineStarts(in: whole, start: start, end: end, midRecord: midRecord)
+            let block = UnsafeRawBufferPointer(rebasing: whole[start..<end])
             let origin = InputOrigin(path: split.displayName, offset: start)
             do {
                 if let recordStart {
                     try self.mapper.map(
-                        piece: RawSpan(_unsafeBytes: lines),
+                        piece: RawSpan(_unsafeBytes: block),
                         after: RawSpan(_unsafeBytes: UnsafeRawBufferPointer(rebasing: whole[recordStart..<start])),
                         at: origin,
                         into: &self.emitter
                     )
                 } else {
-                    try self.mapper.map(lines: RawSpan(_unsafeBytes: lines), at: origin, into: &self.emitter)
+                    try self.mapper.map(lines: RawSpan(_unsafeBytes: block), at: origin, into: &self.emitter)
                 }
                 if let length = self.emitter.takeOversizedKeyLength() {
                     throw MapReduceError.keyTooLong(
@@ -118,13 +121,25 @@ final class WorkerRuntime<J: MapReduceJob> {
         // Spills in a report commit every task this worker has done so far, this one included. If the
         // table overflowed during this task, part of the task is still in memory: write it out too.
         if !self.spills.unreported.isEmpty { try self.spillTable() }
+        let counters = try self.takeCounters(records: lines, job: self.emitter.takeCounters())
         return MapTaskReport(
             taskID: task.id,
             bytes: bytes,
             records: self.emitter.emittedCount - emittedBefore,
             elapsedNanoseconds: monotonicNanoseconds() - started,
-            spills: try self.spills.takeSpills()
+            spills: try self.spills.takeSpills(),
+            counters: counters
         )
+    }
+
+    /// The counters to report: the task's, and the keys filtered since the last report.
+    /// - Throws: When the job used more counter names, or longer ones, than a report carries.
+    @usableFromInline
+    func takeCounters(records: Int, job: [String: Int]) throws -> TaskCounters {
+        let counters = TaskCounters(records: records, keysFiltered: self.spills.keysFiltered, job: job)
+        self.spills.keysFiltered = 0
+        if let violation = counters.limitViolation { throw MapReduceError(.jobFailed, violation) }
+        return counters
     }
 
     /// Where the line holding `position` starts. Pieces of one long line come one after another, so
@@ -159,12 +174,13 @@ final class WorkerRuntime<J: MapReduceJob> {
 
     /// Writes out everything mapped so far, and gives the map side's memory back for the reduce phase.
     @inlinable
-    func flush() throws -> [Spill] {
+    func flush() throws -> ([Spill], TaskCounters) {
         self.currentFile = nil
         self.emitter.drain()
         try self.spillTable(last: true)
         self.combining?.releaseMemory()
-        return try self.spills.takeSpills()
+        let spills = try self.spills.takeSpills()
+        return (spills, try self.takeCounters(records: 0, job: self.emitter.takeCounters()))
     }
 
     /// Writes whatever the map side holds to a spill; `last` when the map side's memory goes next.
@@ -361,13 +377,13 @@ struct LineStartCache {
 @usableFromInline
 struct WorkerJobHandler {
     @usableFromInline let map: (MapTask) throws -> MapTaskReport
-    @usableFromInline let flush: () throws -> [Spill]
+    @usableFromInline let flush: () throws -> ([Spill], TaskCounters)
     @usableFromInline let reduce: (ReduceTask) throws -> ReduceTaskReport
 
     @usableFromInline
     init(
         map: @escaping (MapTask) throws -> MapTaskReport,
-        flush: @escaping () throws -> [Spill],
+        flush: @escaping () throws -> ([Spill], TaskCounters),
         reduce: @escaping (ReduceTask) throws -> ReduceTaskReport
     ) {
         self.map = map
@@ -384,7 +400,10 @@ struct WorkerJobHandler {
         case .map(let task):
             return Self.catching(taskID: task.id, input: task.firstInput) { .mapDone(try self.map(task)) }
         case .flush:
-            return Self.catching(taskID: 0, input: nil) { .flushed(try self.flush()) }
+            return Self.catching(taskID: 0, input: nil) {
+                let (spills, counters) = try self.flush()
+                return .flushed(spills, counters)
+            }
         case .reduce(let task):
             return Self.catching(taskID: task.id, input: nil) { .reduceDone(try self.reduce(task)) }
         }

@@ -100,6 +100,7 @@ enum UnicodeWords {
     /// - Parameters:
     ///   - scalars: Scratch space for at least `end - start` scalars.
     ///   - wordBytes: Scratch space for at least `3 × (end - start)` bytes.
+    ///   - tokens: Counts the whitespace-separated tokens, words or not.
     /// - Returns: nil, or the offset of the first invalid byte when `strict`.
     static func words(
         in bytes: UnsafeRawPointer,
@@ -108,6 +109,7 @@ enum UnicodeWords {
         strict: Bool,
         scalars: UnsafeMutablePointer<UInt32>,
         wordBytes: UnsafeMutablePointer<UInt8>,
+        tokens: inout Int,
         emit: (UnsafeRawBufferPointer) -> Void
     ) -> Int? {
         var count = 0
@@ -125,6 +127,7 @@ enum UnicodeWords {
             }
             if i == end || flags(scalar) & UnicodeTables.space != 0 {
                 if count > 0 {
+                    tokens += 1
                     word(scalars, count, wordBytes, emit)
                     count = 0
                 }

@@ -76,8 +76,29 @@ public struct WordCountMapper: Mapper {
 
     public mutating func map(lines: RawSpan, at origin: InputOrigin, into output: inout Emitter<ByteString, Int>) throws
     {
+        let emitted = output.emittedCount
         try lines.withUnsafeBytes { bytes in
             try self.storage.tokenizer.tokenize(bytes, origin: origin, into: &output)
+        }
+        self.count(since: emitted, into: &output)
+    }
+
+    /// The counters of one block: once per block, not per token (see ``Emitter/count(_:by:)``).
+    /// - `tokens`: the whitespace-separated tokens of the lines not skipped, after punctuation became
+    ///   spaces (Python's `len(line.split())`), words or not: the words are the pairs the block emitted,
+    ///   and the tokenizer counts the others on its slow paths.
+    /// - `'..' lines skipped`: counted by the task whose range holds the `..`.
+    ///
+    /// Stop words are not counted here: the engine drops them after combining (see ``keepsKey(_:)``),
+    /// where it sees each one once per table it writes, not once per occurrence. That number is the
+    /// engine's `keys filtered`; the occurrences are the map output pairs less the counts in the output,
+    /// which `mapreduce wordcount` reports as `stop words dropped`.
+    mutating func count(since emitted: Int, into output: inout Emitter<ByteString, Int>) {
+        output.count("tokens", by: output.emittedCount - emitted + self.storage.tokenizer.unemittedTokens)
+        self.storage.tokenizer.unemittedTokens = 0
+        if self.storage.tokenizer.skippedLines > 0 {
+            output.count("'..' lines skipped", by: self.storage.tokenizer.skippedLines)
+            self.storage.tokenizer.skippedLines = 0
         }
     }
 
@@ -90,6 +111,8 @@ public struct WordCountMapper: Mapper {
         at origin: InputOrigin,
         into output: inout Emitter<ByteString, Int>
     ) throws {
+        let emitted = output.emittedCount
+        defer { self.count(since: emitted, into: &output) }
         try before.withUnsafeBytes { head in
             try piece.withUnsafeBytes { rest in
                 guard let start = head.baseAddress, head.count > 0 else {

@@ -104,6 +104,11 @@ struct WordTokenizer: ~Copyable {
     var scratchCapacity: Int
     var scalars: UnsafeMutablePointer<UInt32>
     var scalarCapacity: Int
+    /// Tokens that were not emitted (not all letters) since the mapper last reported its counters: off
+    /// the common path, which counts emitted words through the emitter instead.
+    var unemittedTokens = 0
+    /// Lines skipped for starting with `..`, counted in the task that finds the `..`.
+    var skippedLines = 0
 
     init(strict: Bool) {
         self.strict = strict
@@ -324,6 +329,7 @@ struct WordTokenizer: ~Copyable {
             }
             i += 1
         }
+        self.unemittedTokens &+= 1
     }
 
     /// A block holding `..`: if one starts its line, the tokens before it count, the rest of that line is
@@ -343,6 +349,7 @@ struct WordTokenizer: ~Copyable {
         while candidates != 0 {
             let bit = candidates.trailingZeroBitCount
             if self.startsLine(base, scan.position + bit) {
+                self.skippedLines &+= 1
                 try self.words(masks, limit: bit, base, count, &scan, origin, &output)
                 scan.position = try self.skipLine(base, from: scan.position + bit, count: count, origin: origin)
                 return
@@ -433,17 +440,22 @@ struct WordTokenizer: ~Copyable {
             self.scratchCapacity = 4 * length
             self.scratch = .allocate(capacity: self.scratchCapacity + 64)
         }
+        var tokens = 0
+        var emitted = 0
         let invalid = UnicodeWords.words(
             in: base,
             from: start,
             to: end,
             strict: self.strict,
             scalars: self.scalars,
-            wordBytes: self.scratch
+            wordBytes: self.scratch,
+            tokens: &tokens
         ) { word in
+            emitted += 1
             output.emit(keyBytes: word, 1)
         }
         if let invalid { throw Self.invalid(base, invalid, origin: origin) }
+        self.unemittedTokens &+= tokens - emitted
     }
 
     /// A token longer than the engine takes as a key, at `offset` from `origin`: an error that says where.
