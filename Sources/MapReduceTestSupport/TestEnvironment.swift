@@ -104,7 +104,9 @@ public enum Files {
     }
 
     public static func write(_ path: String, _ bytes: [UInt8]) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // Close-on-exec: a child spawned meanwhile by a parallel test must not hold the file open for
+        // writing (an executable written here would then fail to start with "text file busy").
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw POSIXFailure("open \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         try bytes.withUnsafeBytes { raw in
@@ -120,7 +122,7 @@ public enum Files {
     /// Writes a file whose path is given as bytes, which need not be UTF-8.
     public static func write(rawPath path: [UInt8], _ bytes: [UInt8]) throws {
         let fd = (path.map { CChar(bitPattern: $0) } + [0]).withUnsafeBufferPointer {
-            open($0.baseAddress!, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            open($0.baseAddress!, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         }
         guard fd >= 0 else { throw POSIXFailure("open \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
