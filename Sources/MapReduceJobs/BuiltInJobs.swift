@@ -5,6 +5,7 @@ extension JobRegistry {
     public static var builtIn: JobRegistry {
         var registry = JobRegistry()
         registry.register(WordCount.self)
+        registry.register(InvertedIndex.self)
         return registry
     }
 }

@@ -106,6 +106,8 @@ struct StreamingStepOptions: ParsableArguments {
         switch self.job {
         case WordCount.name:
             try StreamingJobs.run(WordCountOptions.self, arguments: self.jobOptions, step: step, options: options)
+        case InvertedIndex.name:
+            try StreamingJobs.run(IndexOptions.self, arguments: self.jobOptions, step: step, options: options)
         default:
             preconditionFailure("validate() accepts only known jobs")
         }
@@ -114,7 +116,7 @@ struct StreamingStepOptions: ParsableArguments {
 
 /// The built-in jobs that speak the streaming contract, each with the options of its own command.
 enum StreamingJobs {
-    static let names = [WordCount.name]
+    static let names = [WordCount.name, InvertedIndex.name]
 
     static func run<Options: JobOptions>(
         _ type: Options.Type,
