@@ -6,6 +6,7 @@ extension JobRegistry {
         var registry = JobRegistry()
         registry.register(WordCount.self)
         registry.register(InvertedIndex.self)
+        registry.register(AccessLogReport.self)
         return registry
     }
 }

@@ -108,6 +108,8 @@ struct StreamingStepOptions: ParsableArguments {
             try StreamingJobs.run(WordCountOptions.self, arguments: self.jobOptions, step: step, options: options)
         case InvertedIndex.name:
             try StreamingJobs.run(IndexOptions.self, arguments: self.jobOptions, step: step, options: options)
+        case AccessLogReport.name:
+            try StreamingJobs.run(LogsOptions.self, arguments: self.jobOptions, step: step, options: options)
         default:
             preconditionFailure("validate() accepts only known jobs")
         }
@@ -116,7 +118,7 @@ struct StreamingStepOptions: ParsableArguments {
 
 /// The built-in jobs that speak the streaming contract, each with the options of its own command.
 enum StreamingJobs {
-    static let names = [WordCount.name, InvertedIndex.name]
+    static let names = [WordCount.name, InvertedIndex.name, AccessLogReport.name]
 
     static func run<Options: JobOptions>(
         _ type: Options.Type,
