@@ -127,7 +127,8 @@ enum StreamingJobs {
         options: Streaming.Options
     ) throws
     where
-        Options.Job.JobMapper.Key: StreamingTextCodable, Options.Job.JobMapper.Value: StreamingTextCodable,
+        Options.Job.JobMapper.Key: StreamingTextCodable,
+        Options.Job.JobMapper.Value: StreamingTextCodable,
         Options.Job.JobReducer.Output: StreamingTextCodable
     {
         let parsed: Options

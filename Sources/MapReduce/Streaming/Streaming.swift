@@ -81,7 +81,12 @@ public enum Streaming {
             } catch let error as MapReduceError {
                 throw error
             } catch {
-                throw MapReduceError(.jobFailed, "the mapper threw: \(error)", input: origin.description, underlying: error)
+                throw MapReduceError(
+                    .jobFailed,
+                    "the mapper threw: \(error)",
+                    input: origin.description,
+                    underlying: error
+                )
             }
             if let length = emitter.takeOversizedKeyLength() {
                 throw MapReduceError.keyTooLong(length, limit: emitter.maximumKeyBytes, input: origin.description)
@@ -107,7 +112,9 @@ public enum Streaming {
     ) throws where J.JobMapper.Key: StreamingTextCodable, J.JobMapper.Value: StreamingTextCodable {
         let combiner = job.makeCombiner()
         try StreamingGroups<J>.run(input: input, output: output, options: options, requiresSortedKeys: false) {
-            keyText, values, line in
+            keyText,
+            values,
+            line in
             if let combiner {
                 var accumulated = values[0]
                 for value in values.dropFirst() { combiner.combine(&accumulated, with: value) }
@@ -128,12 +135,19 @@ public enum Streaming {
         input: CInt = STDIN_FILENO,
         output: CInt = STDOUT_FILENO,
         options: Options = Options()
-    ) throws where J.JobMapper.Key: StreamingTextCodable, J.JobMapper.Value: StreamingTextCodable, J.JobReducer.Output: StreamingTextCodable {
+    ) throws
+    where
+        J.JobMapper.Key: StreamingTextCodable,
+        J.JobMapper.Value: StreamingTextCodable,
+        J.JobReducer.Output: StreamingTextCodable
+    {
         let combiner = job.makeCombiner()
         var reducer = try job.makeReducer()
         var encodedKey = WireWriter(capacity: 64)
         try StreamingGroups<J>.run(input: input, output: output, options: options, requiresSortedKeys: true) {
-            keyText, values, line in
+            keyText,
+            values,
+            line in
             encodedKey.removeAll()
             try J.Key.encode(streamingText: keyText, into: &encodedKey)
             let reduceValues: ReduceValues<J.Value>
@@ -152,7 +166,11 @@ public enum Streaming {
     }
 
     @inlinable
-    static func appendLine(_ keyText: UnsafeRawBufferPointer, _ value: some StreamingTextCodable, to line: inout [UInt8]) {
+    static func appendLine(
+        _ keyText: UnsafeRawBufferPointer,
+        _ value: some StreamingTextCodable,
+        to line: inout [UInt8]
+    ) {
         line.append(contentsOf: keyText)
         line.append(0x09)
         value.writeStreamingText(into: &line)
@@ -163,7 +181,8 @@ public enum Streaming {
 /// The map step's sink: a combining table that is written out as text when it is full and at the end,
 /// or, for a job without a combiner, each pair written as it comes.
 @usableFromInline
-final class StreamingMapSide<J: MapReduceJob> where J.JobMapper.Key: StreamingTextCodable, J.JobMapper.Value: StreamingTextCodable {
+final class StreamingMapSide<J: MapReduceJob>
+where J.JobMapper.Key: StreamingTextCodable, J.JobMapper.Value: StreamingTextCodable {
     @usableFromInline let combiner: J.JobCombiner?
     @usableFromInline let table: KeyTable<J.Value>
     @usableFromInline let keepsKey: (UnsafeRawBufferPointer) -> Bool
@@ -257,7 +276,8 @@ final class StreamingMapSide<J: MapReduceJob> where J.JobMapper.Key: StreamingTe
 /// Reads `KEY<TAB>VALUE` lines and hands each run of lines with equal keys to a closure, for the combine
 /// and reduce steps.
 @usableFromInline
-enum StreamingGroups<J: MapReduceJob> where J.JobMapper.Key: StreamingTextCodable, J.JobMapper.Value: StreamingTextCodable {
+enum StreamingGroups<J: MapReduceJob>
+where J.JobMapper.Key: StreamingTextCodable, J.JobMapper.Value: StreamingTextCodable {
     /// Calls `group` with each run's key text (canonical: checked by decoding it) and values, and writes
     /// what it appends to `line`.
     /// - Parameter requiresSortedKeys: Whether a key that sorts before the previous one is an error.
