@@ -35,10 +35,12 @@ build: deps
 wordcount: build
 	"$(BIN_DIR)/mapreduce" wordcount --stats $(CORPUS)
 
-# Unit tests and end-to-end tests, against the release build of the real binary.
+# Unit tests and end-to-end tests, against the release build of the real binary; then, once they pass,
+# a short benchmark measured in the same run (Benchmarks/summary.py: it reports, never fails the target).
 test: deps
 	$(SWIFT) build -c $(CONFIGURATION) --build-tests
 	MAPREDUCE_BINARY="$(BIN_DIR)/mapreduce" $(SWIFT) test -c $(CONFIGURATION) --skip-build
+	-python3 Benchmarks/summary.py --mapreduce "$(BIN_DIR)/mapreduce"
 
 lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift

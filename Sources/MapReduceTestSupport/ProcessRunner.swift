@@ -1,3 +1,5 @@
+import Synchronization
+
 /// What a finished process left behind.
 public struct ProcessResult: Sendable, CustomStringConvertible {
     /// The exit status, or 128 + the signal that killed it.
@@ -47,7 +49,16 @@ public final class ChildProcess: @unchecked Sendable {
         var outPipe: [CInt] = [-1, -1]
         var errPipe: [CInt] = [-1, -1]
         var inPipe: [CInt] = [-1, -1]
-        guard pipe(&outPipe) == 0, pipe(&errPipe) == 0, pipe(&inPipe) == 0 else { throw POSIXFailure("pipe") }
+        // Close-on-exec: tests run in parallel, and a child started meanwhile by another test must not
+        // inherit these ends (a stray copy of the input's write end keeps this child from ever seeing the
+        // end of its input). The spawn's dup2 gives the child its own copies without the flag. No spawn
+        // runs between `pipe` and `fcntl`: both happen under the lock every spawn takes.
+        let created = spawnLock.withLock { _ in
+            guard pipe(&outPipe) == 0, pipe(&errPipe) == 0, pipe(&inPipe) == 0 else { return false }
+            for fd in outPipe + errPipe + inPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+            return true
+        }
+        guard created else { throw POSIXFailure("pipe") }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -98,9 +109,11 @@ public final class ChildProcess: @unchecked Sendable {
         var pid = pid_t()
         var argvCopy = argv
         var envCopy = envStrings
-        let result = argvCopy.withUnsafeMutableBufferPointer { a in
-            envCopy.withUnsafeMutableBufferPointer { e in
-                posix_spawn(&pid, executable, &actions, &attributes, a.baseAddress!, e.baseAddress!)
+        let result = spawnLock.withLock { _ in
+            argvCopy.withUnsafeMutableBufferPointer { a in
+                envCopy.withUnsafeMutableBufferPointer { e in
+                    posix_spawn(&pid, executable, &actions, &attributes, a.baseAddress!, e.baseAddress!)
+                }
             }
         }
         close(outPipe[1])
@@ -215,6 +228,9 @@ public struct POSIXFailure: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// Taken around every spawn, and around making pipes until they are close-on-exec.
+private let spawnLock = Mutex<Void>(())
 
 /// Ignores SIGPIPE; at file scope `signal` is the C library's.
 private func ignoreBrokenPipes() {

@@ -75,7 +75,7 @@ struct StreamingStepOptions: ParsableArguments {
 
     @Argument(
         parsing: .allUnrecognized,
-        help: "The job's own options, as for the job's command (wordcount: --invalid-utf8 strict|replace)."
+        help: "The job's own options, as for its command (wordcount, index: --invalid-utf8 strict|replace)."
     )
     var jobOptions: [String] = []
 
@@ -92,7 +92,11 @@ struct StreamingStepOptions: ParsableArguments {
         guard case .fixed = ChunkSize(parsing: self.maxRecord) else {
             throw ValidationError("--max-record must be a size such as 64M, not '\(self.maxRecord)'.")
         }
-        guard StreamingJobs.names.contains(self.job) else {
+        switch self.job {
+        case WordCount.name: _ = try StreamingJobs.parse(WordCountOptions.self, self.jobOptions)
+        case InvertedIndex.name: _ = try StreamingJobs.parse(IndexOptions.self, self.jobOptions)
+        case AccessLogReport.name: _ = try StreamingJobs.parse(LogsOptions.self, self.jobOptions)
+        default:
             throw ValidationError(
                 "No job named '\(self.job)'; the jobs are: \(StreamingJobs.names.joined(separator: ", "))."
             )
@@ -131,12 +135,7 @@ enum StreamingJobs {
         Options.Job.JobMapper.Value: StreamingTextCodable,
         Options.Job.JobReducer.Output: StreamingTextCodable
     {
-        let parsed: Options
-        do {
-            parsed = try Options.parse(arguments)
-        } catch {
-            throw ValidationError("\(Options.Job.name): \(Options.message(for: error))")
-        }
+        let parsed = try Self.parse(type, arguments)
         let job = parsed.makeJob()
         do {
             switch step {
@@ -148,6 +147,17 @@ enum StreamingJobs {
             if error.errorNumber == EPIPE { throw ExitCode(128 + SIGPIPE) }
             printToStandardError("mapreduce: \(error)\(parsed.hint(for: error))")
             throw ExitCode(1)
+        }
+    }
+}
+
+extension StreamingJobs {
+    /// The job's options, or a usage error that names the job.
+    static func parse<Options: JobOptions>(_ type: Options.Type, _ arguments: [String]) throws -> Options {
+        do {
+            return try Options.parse(arguments)
+        } catch {
+            throw ValidationError("\(Options.Job.name): \(Options.message(for: error))")
         }
     }
 }

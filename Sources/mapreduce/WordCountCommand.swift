@@ -25,8 +25,7 @@ struct WordCountCommand: AsyncParsableCommand {
     @Option(help: "How many of the most frequent words to print.")
     var top: Int = 20
 
-    @Option(name: .shortAndLong, help: "Write the full 'word<TAB>count' dump to this file.")
-    var output: String?
+    @OptionGroup var dump: DumpOptions
 
     @OptionGroup var wordCount: WordCountOptions
 
@@ -42,25 +41,27 @@ struct WordCountCommand: AsyncParsableCommand {
         let job = self.wordCount.makeJob()
         let engine = MapReduceEngine(configuration: self.engine.engineConfiguration(registry: .builtIn))
         let top = self.top
-        let outputPath = self.output
+        let outputPath = self.dump.output
+        let format = self.dump.dumpFormat
         let statsPath = self.engine.statsJSON
         let ledger = OutputLedger()
         let hint = self.wordCount.invalidUTF8 == "strict"
         let (statistics, topWords) = try await runReportingFailures(ledger: ledger, invalidUTF8Hint: hint) {
             // Every destination is opened before the work starts: an unwritable one fails at once.
-            let dump = try outputPath.map { try OutputFile(destination: $0, role: "output file") }
+            let dumpFile = try outputPath.map { try OutputFile(destination: $0, role: "output file") }
             let statsFile = try statsPath.map { try OutputFile(destination: $0, role: "statistics file") }
-            ledger.opened(dump, statsFile)
+            ledger.opened(dumpFile, statsFile)
+            var dump = try dumpFile.map {
+                try DumpWriter(file: $0, format: format, keyColumn: "word", valueColumn: "count")
+            }
             var topWords = TopWords(limit: top)
             let statistics = try await engine.run(job, inputs: sources) { (word: RawSpan, count) in
                 topWords.add(word, count: count)
-                if let dump {
-                    try word.withUnsafeBytes { try dump.write($0) }
-                    try dump.write(tabbedCount: count)
-                }
+                try word.withUnsafeBytes { try dump?.write(key: $0, value: count) }
             }
+            try dump?.finish()
             try statsFile?.write(statistics.json())
-            try ledger.commit(dump)
+            try ledger.commit(dumpFile)
             try ledger.commit(statsFile)
             return (statistics, topWords)
         }
@@ -71,6 +72,32 @@ struct WordCountCommand: AsyncParsableCommand {
         self.engine.reportTable(statistics)
         try exitIfSignalledAfterWork(ledger: ledger)
     }
+}
+
+/// Where and how a job writes its full output.
+struct DumpOptions: ParsableArguments {
+    @Option(
+        name: .shortAndLong,
+        help: "Write the full dump (every key with its value, in key order) to this file; '-' is standard output."
+    )
+    var output: String?
+
+    @Option(
+        help: """
+            The dump's format: tsv (key<TAB>value lines), csv (RFC 4180, with a header row), json (one \
+            object, a member per key) or jsonl (JSON Lines, an object per key).
+            """
+    )
+    var format: String = "tsv"
+
+    func validate() throws {
+        guard DumpFormat(rawValue: self.format) != nil else {
+            let formats = DumpFormat.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ValidationError("--format must be one of \(formats), not '\(self.format)'.")
+        }
+    }
+
+    var dumpFormat: DumpFormat { DumpFormat(rawValue: self.format) ?? .tsv }
 }
 
 /// Word count's own options, shared by `wordcount` and `streaming map wordcount`.
@@ -169,30 +196,6 @@ struct StandardOutputError: Error, CustomStringConvertible {
     var description: String {
         let text = String(cString: strerror(self.code))
         return text.prefix(1).lowercased() + text.dropFirst()
-    }
-}
-
-extension OutputFile {
-    /// Appends a tab, `count` in decimal and a newline, formatted without building a string.
-    func write(tabbedCount count: Int) throws {
-        try withUnsafeTemporaryAllocation(byteCount: 24, alignment: 1) { buffer in
-            var position = buffer.count
-            buffer[position - 1] = UInt8(ascii: "\n")
-            position -= 1
-            var remaining = count.magnitude
-            repeat {
-                position -= 1
-                buffer[position] = UInt8(ascii: "0") + UInt8(remaining % 10)
-                remaining /= 10
-            } while remaining > 0
-            if count < 0 {
-                position -= 1
-                buffer[position] = UInt8(ascii: "-")
-            }
-            position -= 1
-            buffer[position] = UInt8(ascii: "\t")
-            try self.write(UnsafeRawBufferPointer(rebasing: buffer[position...]))
-        }
     }
 }
 
