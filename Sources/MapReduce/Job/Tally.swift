@@ -47,27 +47,23 @@ public struct Tally<Element: WireCodable & Comparable>: WireCodable, Sequence {
     /// Counts `element` `count` more times, keeping the order.
     @inlinable
     public mutating func add(_ element: Element, count: Int = 1) {
+        let last = self.storage.count - 1
         // Most additions are to the last element (the same file again) or after it.
-        if let last = self.entries.last {
-            if last.element == element {
-                self.storage[self.entries.count - 1].count += count
-                return
-            }
-            if last.element < element {
-                self.storage.append(Entry(element, count: count))
-                return
-            }
-        } else {
+        if last >= 0 && self.storage[last].element == element {
+            self.storage[last].count += count
+            return
+        }
+        if last < 0 || self.storage[last].element < element {
             self.storage.append(Entry(element, count: count))
             return
         }
         var low = 0
-        var high = self.entries.count
+        var high = self.storage.count
         while low < high {
             let middle = (low + high) / 2
             if self.storage[middle].element < element { low = middle + 1 } else { high = middle }
         }
-        if low < self.entries.count && self.storage[low].element == element {
+        if low < self.storage.count && self.storage[low].element == element {
             self.storage[low].count += count
         } else {
             self.storage.insert(Entry(element, count: count), at: low)
@@ -77,21 +73,28 @@ public struct Tally<Element: WireCodable & Comparable>: WireCodable, Sequence {
     /// Adds every count of `other`: a merge of two sorted arrays.
     @inlinable
     public mutating func formSum(_ other: Tally<Element>) {
-        if other.entries.count == 1 {
-            self.add(other.entries[0].element, count: other.entries[0].count)
+        if other.storage.count == 1 {
+            // What a mapper emits: one element, most often the one counted last. Compared in place,
+            // without copying the entry out (which costs reference counting on the hot path).
+            let last = self.storage.count - 1
+            if last >= 0 && self.storage[last].element == other.storage[0].element {
+                self.storage[last].count += other.storage[0].count
+                return
+            }
+            self.add(other.storage[0].element, count: other.storage[0].count)
             return
         }
-        if other.isEmpty { return }
-        if self.isEmpty {
+        if other.storage.isEmpty { return }
+        if self.storage.isEmpty {
             self = other
             return
         }
         var merged: [Entry] = []
-        merged.reserveCapacity(self.entries.count + other.entries.count)
+        merged.reserveCapacity(self.storage.count + other.storage.count)
         var i = 0
         var j = 0
-        let left = self.entries
-        let right = other.entries
+        let left = self.storage
+        let right = other.storage
         while i < left.count && j < right.count {
             if left[i].element < right[j].element {
                 merged.append(left[i])
