@@ -35,15 +35,18 @@ build: deps
 wordcount: build
 	"$(BIN_DIR)/mapreduce" wordcount --stats $(CORPUS)
 
-# Unit tests and end-to-end tests, against the release build of the real binary; then, once they pass,
-# a short benchmark measured in the same run (Benchmarks/summary.py: it reports, never fails the target).
+# Unit tests and end-to-end tests, against the release build of the real binary; the Examples package
+# (a job of its own, built on the library by path, run locally, on loopback peers and as streaming steps);
+# then, once they pass, a short benchmark measured in the same run (Benchmarks/summary.py: it reports,
+# never fails the target).
 test: deps
 	$(SWIFT) build -c $(CONFIGURATION) --build-tests
 	MAPREDUCE_BINARY="$(BIN_DIR)/mapreduce" $(SWIFT) test -c $(CONFIGURATION) --skip-build
+	Examples/test.sh
 	-python3 Benchmarks/summary.py --mapreduce "$(BIN_DIR)/mapreduce"
 
 lint:
-	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift Examples/Sources Examples/Package.swift
 
 bench: build
 	$(MAKE) -C Benchmarks bench

@@ -49,3 +49,31 @@ extension MapReduceEngine {
         }
     }
 }
+
+extension MapReduceEngine {
+    /// The job's encoded parameters, once checked to survive the trip to a worker: decoding them and
+    /// encoding the result again must give the same bytes. A hand-written ``WireCodable/encode(into:)``
+    /// and ``WireCodable/init(decoding:)`` that disagree (fields in another order, one forgotten) fail
+    /// here, on the first run, in-process runs included.
+    static func checkedParameters<J: MapReduceJob>(of job: J) throws -> [UInt8] {
+        let parameters = job.encodedBytes
+        let again: [UInt8]
+        do {
+            again = try parameters.withUnsafeBytes { try J(encodedBytes: $0) }.encodedBytes
+        } catch {
+            throw MapReduceError(
+                .usage,
+                "\(J.self)'s parameters do not decode: its init(decoding:) does not read what its "
+                    + "encode(into:) writes (\(describeError(error)))"
+            )
+        }
+        guard again == parameters else {
+            throw MapReduceError(
+                .usage,
+                "\(J.self)'s encode(into:) and init(decoding:) disagree: its parameters change on the way to a "
+                    + "worker (\(parameters.count) bytes written, \(again.count) after decoding and writing them again)"
+            )
+        }
+        return parameters
+    }
+}

@@ -149,6 +149,14 @@ public struct MapReduceEngine: Sendable {
             files.append(path: spool.utf8, size: size, modified: modified, displayName: stream.displayName)
             try Task.checkCancellation(or: MapReduceError(.cancelled, "cancelled"))
         }
+        for (index, buffer) in resolved.buffers.enumerated() {
+            let path = "\(workDirectory)/memory-\(index)"
+            let writer = try BufferedFileWriter(path: path, bufferSize: 0)
+            try buffer.bytes.withUnsafeBytes { try writer.write($0) }
+            try writer.close()
+            let modified = Syscall.modificationTime(try Syscall.stat(path))
+            files.append(path: path.utf8, size: buffer.bytes.count, modified: modified, displayName: buffer.name)
+        }
 
         let partitions = max(1, configuration.partitions ?? max(64, configuration.workers * 16))
         let totalBytes = files.totalBytes
@@ -170,7 +178,7 @@ public struct MapReduceEngine: Sendable {
         let scheduler = Scheduler(machine: machine)
         let hello = WorkerHello(
             jobName: J.name,
-            jobParameters: job.encodedBytes,
+            jobParameters: try Self.checkedParameters(of: job),
             workDirectory: workDirectory,
             partitions: partitions,
             memoryBudget: configuration.workerMemoryBudget,
@@ -180,8 +188,9 @@ public struct MapReduceEngine: Sendable {
         if !scheduler.isOver {
             switch configuration.execution {
             case .inProcess:
+                // The job that runs is the one rebuilt from its parameters, as in a worker process.
                 let handler = try WorkerRuntime<J>.makeHandler(
-                    job: job,
+                    job: try hello.jobParameters.withUnsafeBytes { try J(encodedBytes: $0) },
                     hello: hello,
                     processID: Int(Syscall.processID)
                 )

@@ -9,6 +9,10 @@ public enum InputSource: Sendable, Hashable {
     case rawPath([UInt8])
     /// Standard input, copied to the job's temporary directory first.
     case standardInput
+    /// Bytes held in memory, called `name` in errors and in each record's ``InputOrigin``: for tests
+    /// and small inputs made by the program itself, with no file to write and remove. They are written
+    /// to the job's temporary directory first, as standard input is.
+    case bytes([UInt8], name: String)
 }
 
 /// Turns what the user named into the list of files to read, or a clear error about the first bad one.
@@ -23,6 +27,8 @@ package enum InputResolver {
     package struct Resolved: Sendable {
         package var files = InputList()
         package var streams: [Stream] = []
+        /// In-memory inputs, to be written out like streams.
+        package var buffers: [(name: String, bytes: [UInt8])] = []
     }
 
     /// Resolves sources in order; directories expand to their files, recursively and sorted by the bytes
@@ -38,6 +44,8 @@ package enum InputResolver {
                 try self.resolve(path: Array(path.utf8), into: &resolved, warn: warn)
             case .rawPath(let path):
                 try self.resolve(path: path, into: &resolved, warn: warn)
+            case .bytes(let bytes, let name):
+                resolved.buffers.append((name, bytes))
             }
         }
         resolved.files.shrinkToFit()

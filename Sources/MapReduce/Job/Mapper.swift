@@ -34,17 +34,28 @@ public protocol Mapper<Key, Value>: Sendable {
     /// The type of the values emitted.
     associatedtype Value: WireCodable
 
-    /// Called once per record.
+    /// Called once per record. Implement this, or ``map(_:at:into:)`` when the mapper needs to know
+    /// where the record comes from, or ``map(lines:at:into:)`` to take many lines at once; the others
+    /// have defaults.
     /// - Parameters:
     ///   - record: The line, without its terminator; valid only during the call.
     ///   - output: Where to emit key/value pairs.
     /// - Throws: Any error fails the job, reported with the record's location.
     mutating func map(_ record: RawSpan, into output: inout Emitter<Key, Value>) throws
 
+    /// Called once per record, with where it comes from: the input's path as the user gave it and the
+    /// byte offset of the record's first byte. The default calls ``map(_:into:)``.
+    /// - Parameters:
+    ///   - record: The line, without its terminator; valid only during the call.
+    ///   - origin: The record's input and offset.
+    ///   - output: Where to emit key/value pairs.
+    /// - Throws: Any error fails the job, reported with the record's location.
+    mutating func map(_ record: RawSpan, at origin: InputOrigin, into output: inout Emitter<Key, Value>) throws
+
     /// Called with a block of whole lines: the block starts at the start of a line and ends just after a line
     /// terminator or at the end of the input (or, for a mapper that names a ``recordCutByte``, just
     /// before that byte in the middle of a record). The default splits the block into records and calls
-    /// ``map(_:into:)`` for each.
+    /// ``map(_:at:into:)`` for each, with its origin.
     /// - Parameters:
     ///   - lines: The bytes of whole lines; valid only during the call.
     ///   - origin: The input and offset of the block's first byte, for error messages.
@@ -90,6 +101,20 @@ public protocol Mapper<Key, Value>: Sendable {
 }
 
 extension Mapper {
+    /// Calls ``map(_:into:)``, without the origin.
+    @inlinable
+    public mutating func map(_ record: RawSpan, at origin: InputOrigin, into output: inout Emitter<Key, Value>) throws {
+        try self.map(record, into: &output)
+    }
+
+    /// A mapper that implements ``map(_:at:into:)`` or ``map(lines:at:into:)`` need not implement this
+    /// one: the engine never calls it then. One that implements none of the three stops here.
+    public mutating func map(_ record: RawSpan, into output: inout Emitter<Key, Value>) throws {
+        preconditionFailure(
+            "\(Self.self) implements no map entry point: implement map(_:into:), map(_:at:into:) or map(lines:at:into:)"
+        )
+    }
+
     /// Records stay whole.
     public static var recordCutByte: UInt8? { nil }
 
@@ -119,7 +144,7 @@ extension Mapper {
                 let (recordEnd, nextStart) = LineScanner.lineEnd(in: block, from: lineStart)
                 let record = UnsafeRawBufferPointer(rebasing: block[lineStart..<recordEnd])
                 do {
-                    try self.map(RawSpan(_unsafeBytes: record), into: &output)
+                    try self.map(RawSpan(_unsafeBytes: record), at: origin.advanced(by: lineStart), into: &output)
                 } catch var error as MapReduceError {
                     if error.input == nil { error.input = origin.advanced(by: lineStart).description }
                     throw error
