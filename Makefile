@@ -1,6 +1,7 @@
 # The two commands of this project: `make wordcount` runs the main job, `make test` runs the tests.
-# Both install what is missing first (liblz4-dev, pkg-config, python3, and iproute2 for the test across
-# network namespaces, from Debian's packages).
+# Both install what is missing first (liblz4-dev, pkg-config, python3, iproute2 for the test across
+# network namespaces, and tmux for the test that reads the progress line off a terminal, from Debian's
+# packages).
 
 SWIFT ?= swift
 CONFIGURATION ?= release
@@ -9,7 +10,8 @@ CORPUS ?= Fixtures/corpus
 APT_PACKAGES = $(if $(wildcard /usr/include/lz4frame.h),,liblz4-dev) \
                $(if $(shell command -v pkg-config),,pkg-config) \
                $(if $(shell command -v python3),,python3) \
-               $(if $(wildcard /usr/sbin/ip /sbin/ip /usr/bin/ip /bin/ip),,iproute2)
+               $(if $(wildcard /usr/sbin/ip /sbin/ip /usr/bin/ip /bin/ip),,iproute2) \
+               $(if $(shell command -v tmux),,tmux)
 
 FUZZ_SECONDS ?= 120
 FUZZ_TARGETS ?= FuzzFrames FuzzRecords FuzzLZ4 FuzzWordCount

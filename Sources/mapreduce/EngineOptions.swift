@@ -68,6 +68,14 @@ struct EngineOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Print nothing but errors.")
     var quiet = false
 
+    @Option(
+        help: """
+            A live progress line on standard error: 'auto' (on a terminal, for jobs longer than half a \
+            second), 'always' or 'never'.
+            """
+    )
+    var progress: String = "auto"
+
     @Flag(name: .shortAndLong, help: "Log what the engine does to standard error.")
     var verbose = false
 
@@ -101,6 +109,9 @@ struct EngineOptions: ParsableArguments {
         if self.heartbeatTimeout <= self.heartbeat {
             throw ValidationError("--heartbeat-timeout must be longer than --heartbeat.")
         }
+        if !["auto", "always", "never"].contains(self.progress) {
+            throw ValidationError("--progress must be 'auto', 'always' or 'never', not '\(self.progress)'.")
+        }
         if ChunkSize(parsing: self.reduceChunksize) == nil {
             throw ValidationError(
                 "--reduce-chunksize must be 'auto' or a positive number, not '\(self.reduceChunksize)'."
@@ -108,7 +119,12 @@ struct EngineOptions: ParsableArguments {
         }
     }
 
-    func engineConfiguration(registry: JobRegistry) -> MapReduceEngine.Configuration {
+    /// The progress line the options ask for, if any.
+    func makeProgressLine() -> ProgressLine? {
+        ProgressLine.wanted(self.progress, quiet: self.quiet) ? ProgressLine() : nil
+    }
+
+    func engineConfiguration(registry: JobRegistry, progress: ProgressLine? = nil) -> MapReduceEngine.Configuration {
         var logger = Logger(label: "mapreduce") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = self.verbose ? .debug : (self.quiet ? .error : .warning)
         var configuration = MapReduceEngine.Configuration(
@@ -125,6 +141,7 @@ struct EngineOptions: ParsableArguments {
             },
             logger: logger
         )
+        if let progress { configuration.progress = { progress.report($0) } }
         if let cluster, let secretFile {
             configuration.cluster = MapReduceEngine.Cluster(
                 peers: cluster.split(separator: ",").map { String($0.filter { $0 != " " }) },

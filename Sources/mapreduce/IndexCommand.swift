@@ -47,13 +47,20 @@ struct IndexCommand: AsyncParsableCommand {
     func run() async throws {
         let sources = try commandInputs(self.paths, what: "text")
         let job = self.options.makeJob()
-        let engine = MapReduceEngine(configuration: self.engine.engineConfiguration(registry: .builtIn))
+        let progress = self.engine.makeProgressLine()
+        let engine = MapReduceEngine(
+            configuration: self.engine.engineConfiguration(registry: .builtIn, progress: progress)
+        )
         let top = self.top
         let outputPath = self.output
         let statsPath = self.engine.statsJSON
         let ledger = OutputLedger()
         let hint = self.options.wordCount.invalidUTF8 == "strict"
-        let (statistics, ranking) = try await runReportingFailures(ledger: ledger, invalidUTF8Hint: hint) {
+        let (statistics, ranking) = try await runReportingFailures(
+            ledger: ledger,
+            invalidUTF8Hint: hint,
+            progress: progress
+        ) {
             let dump = try outputPath.map { try OutputFile(destination: $0, role: "output file") }
             let statsFile = try statsPath.map { try OutputFile(destination: $0, role: "statistics file") }
             ledger.opened(dump, statsFile)
@@ -70,6 +77,7 @@ struct IndexCommand: AsyncParsableCommand {
             try statsFile?.write(statistics.json())
             try ledger.commit(dump)
             try ledger.commit(statsFile)
+            progress?.finish(summary: ProgressLine.summary(statistics))
             return (statistics, ranking)
         }
         if !self.engine.quiet && !ledger.dumpWentToStandardOutput {

@@ -44,11 +44,14 @@ struct LogsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let sources = try commandInputs(self.paths, what: "a log")
-        let engine = MapReduceEngine(configuration: self.engine.engineConfiguration(registry: .builtIn))
+        let progress = self.engine.makeProgressLine()
+        let engine = MapReduceEngine(
+            configuration: self.engine.engineConfiguration(registry: .builtIn, progress: progress)
+        )
         let outputPath = self.output
         let statsPath = self.engine.statsJSON
         let ledger = OutputLedger()
-        let (statistics, summary) = try await runReportingFailures(ledger: ledger) {
+        let (statistics, summary) = try await runReportingFailures(ledger: ledger, progress: progress) {
             let dump = try outputPath.map { try OutputFile(destination: $0, role: "output file") }
             let statsFile = try statsPath.map { try OutputFile(destination: $0, role: "statistics file") }
             ledger.opened(dump, statsFile)
@@ -66,6 +69,7 @@ struct LogsCommand: AsyncParsableCommand {
             try statsFile?.write(statistics.json())
             try ledger.commit(dump)
             try ledger.commit(statsFile)
+            progress?.finish(summary: ProgressLine.summary(statistics))
             return (statistics, summary)
         }
         if !self.engine.quiet && !ledger.dumpWentToStandardOutput {

@@ -39,14 +39,21 @@ struct WordCountCommand: AsyncParsableCommand {
         let inputs = try commandInputs(self.paths, what: "text")
         let sources = inputs
         let job = self.wordCount.makeJob()
-        let engine = MapReduceEngine(configuration: self.engine.engineConfiguration(registry: .builtIn))
+        let progress = self.engine.makeProgressLine()
+        let engine = MapReduceEngine(
+            configuration: self.engine.engineConfiguration(registry: .builtIn, progress: progress)
+        )
         let top = self.top
         let outputPath = self.dump.output
         let format = self.dump.dumpFormat
         let statsPath = self.engine.statsJSON
         let ledger = OutputLedger()
         let hint = self.wordCount.invalidUTF8 == "strict"
-        let (statistics, topWords) = try await runReportingFailures(ledger: ledger, invalidUTF8Hint: hint) {
+        let (statistics, topWords) = try await runReportingFailures(
+            ledger: ledger,
+            invalidUTF8Hint: hint,
+            progress: progress
+        ) {
             // Every destination is opened before the work starts: an unwritable one fails at once.
             let dumpFile = try outputPath.map { try OutputFile(destination: $0, role: "output file") }
             let statsFile = try statsPath.map { try OutputFile(destination: $0, role: "statistics file") }
@@ -63,6 +70,7 @@ struct WordCountCommand: AsyncParsableCommand {
             try statsFile?.write(statistics.json())
             try ledger.commit(dumpFile)
             try ledger.commit(statsFile)
+            progress?.finish(summary: ProgressLine.summary(statistics))
             return (statistics, topWords)
         }
         // A dump written to standard output is the output: the table would only get in its way.
@@ -133,10 +141,21 @@ struct WordCountOptions: JobOptions {
 func runReportingFailures<R: Sendable>(
     ledger: OutputLedger,
     invalidUTF8Hint: Bool = false,
+    progress: ProgressLine? = nil,
     _ body: @escaping @Sendable () async throws -> R
 ) async throws -> R {
     do {
         return try await TerminationSignals.run(body)
+    } catch {
+        // The progress line goes before the error's line is written.
+        progress?.finish(summary: nil)
+        return try reportFailure(error, ledger: ledger, invalidUTF8Hint: invalidUTF8Hint)
+    }
+}
+
+private func reportFailure<R>(_ error: any Error, ledger: OutputLedger, invalidUTF8Hint: Bool) throws -> R {
+    do {
+        throw error
     } catch let signal as TerminationSignals.Received {
         if signal.workCompleted {
             printToStandardError("mapreduce: \(signal) after \(ledger.summary(complete: true))")

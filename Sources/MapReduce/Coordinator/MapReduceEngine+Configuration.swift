@@ -36,6 +36,11 @@ extension MapReduceEngine {
         public var logger: Logger
         /// Peer nodes that take tasks too; nil runs the job on this machine only.
         public var cluster: Cluster?
+        /// Called every ``progressInterval`` while the job runs, from a task of its own, with how far the
+        /// job has come (for a progress line); nil, the default, reports nothing.
+        public var progress: (@Sendable (JobProgress) -> Void)?
+        /// How often ``progress`` is called.
+        public var progressInterval: Duration = .milliseconds(250)
 
         /// A configuration; every parameter has a sensible default.
         public init(

@@ -184,6 +184,16 @@ public struct MapReduceEngine: Sendable {
             memoryBudget: configuration.workerMemoryBudget,
             workerIndex: 0
         )
+        let progressTicker = configuration.progress.map { report in
+            Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: configuration.progressInterval)
+                    if Task.isCancelled { return }
+                    report(scheduler.read { JobProgress(machine: $0, startedAt: started) })
+                }
+            }
+        }
+        defer { progressTicker?.cancel() }
         var links: [PeerLink] = []
         if !scheduler.isOver {
             switch configuration.execution {
