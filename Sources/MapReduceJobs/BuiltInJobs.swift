@@ -5,6 +5,8 @@ extension JobRegistry {
     public static var builtIn: JobRegistry {
         var registry = JobRegistry()
         registry.register(WordCount.self)
+        registry.register(InvertedIndex.self)
+        registry.register(AccessLogReport.self)
         return registry
     }
 }

@@ -155,7 +155,7 @@ public final class RawConnection: @unchecked Sendable {
 }
 
 /// `text` quoted for /bin/sh.
-func shellQuoted(_ text: String) -> String {
+public func shellQuoted(_ text: String) -> String {
     "'" + text.replacing("'", with: "'\\''") + "'"
 }
 

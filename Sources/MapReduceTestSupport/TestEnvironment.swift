@@ -47,6 +47,12 @@ public enum TestEnvironment {
     public static func pythonWordCount(_ arguments: [String]) throws -> ProcessResult {
         try ChildProcess.run("/usr/bin/env", ["python3", pythonReference] + arguments)
     }
+
+    /// Runs a Python script of the package (`Fixtures/reference/index.py`, `Scripts/…`), by its path
+    /// from the package's root.
+    public static func python(_ script: String, _ arguments: [String]) throws -> ProcessResult {
+        try ChildProcess.run("/usr/bin/env", ["python3", "\(packageRoot)/\(script)"] + arguments)
+    }
 }
 
 /// A fresh directory under the system's temporary directory, removed by ``remove()``.

@@ -13,7 +13,8 @@ struct MapReduceCommand: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            WordCountCommand.self, StreamingCommand.self, ServeCommand.self, SecretCommand.self, WorkerCommand.self,
+            WordCountCommand.self, IndexCommand.self, LogsCommand.self, StreamingCommand.self, ServeCommand.self,
+            SecretCommand.self, WorkerCommand.self,
         ],
         defaultSubcommand: nil
     )

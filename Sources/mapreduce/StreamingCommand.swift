@@ -75,7 +75,7 @@ struct StreamingStepOptions: ParsableArguments {
 
     @Argument(
         parsing: .allUnrecognized,
-        help: "The job's own options, as for the job's command (wordcount: --invalid-utf8 strict|replace)."
+        help: "The job's own options, as for its command (wordcount, index: --invalid-utf8 strict|replace)."
     )
     var jobOptions: [String] = []
 
@@ -94,6 +94,8 @@ struct StreamingStepOptions: ParsableArguments {
         }
         switch self.job {
         case WordCount.name: _ = try StreamingJobs.parse(WordCountOptions.self, self.jobOptions)
+        case InvertedIndex.name: _ = try StreamingJobs.parse(IndexOptions.self, self.jobOptions)
+        case AccessLogReport.name: _ = try StreamingJobs.parse(LogsOptions.self, self.jobOptions)
         default:
             throw ValidationError(
                 "No job named '\(self.job)'; the jobs are: \(StreamingJobs.names.joined(separator: ", "))."
@@ -108,6 +110,10 @@ struct StreamingStepOptions: ParsableArguments {
         switch self.job {
         case WordCount.name:
             try StreamingJobs.run(WordCountOptions.self, arguments: self.jobOptions, step: step, options: options)
+        case InvertedIndex.name:
+            try StreamingJobs.run(IndexOptions.self, arguments: self.jobOptions, step: step, options: options)
+        case AccessLogReport.name:
+            try StreamingJobs.run(LogsOptions.self, arguments: self.jobOptions, step: step, options: options)
         default:
             preconditionFailure("validate() accepts only known jobs")
         }
@@ -116,7 +122,7 @@ struct StreamingStepOptions: ParsableArguments {
 
 /// The built-in jobs that speak the streaming contract, each with the options of its own command.
 enum StreamingJobs {
-    static let names = [WordCount.name]
+    static let names = [WordCount.name, InvertedIndex.name, AccessLogReport.name]
 
     static func run<Options: JobOptions>(
         _ type: Options.Type,

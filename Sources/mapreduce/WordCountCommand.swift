@@ -36,16 +36,7 @@ struct WordCountCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // Paths are bytes: a name that is not UTF-8 is opened by the bytes it was given as.
-        var inputs: [InputSource] = try RawArguments.bytes(of: self.paths).map {
-            $0 == Array("-".utf8) ? .standardInput : .rawPath($0)
-        }
-        if inputs.isEmpty {
-            guard isatty(STDIN_FILENO) == 0 else {
-                throw ValidationError("No input: name files or directories, or pipe text to standard input.")
-            }
-            inputs = [.standardInput]
-        }
+        let inputs = try commandInputs(self.paths, what: "text")
         let sources = inputs
         let job = self.wordCount.makeJob()
         let progress = self.engine.makeProgressLine()
@@ -58,7 +49,12 @@ struct WordCountCommand: AsyncParsableCommand {
         let statsPath = self.engine.statsJSON
         let timelinePath = self.engine.timeline
         let ledger = OutputLedger()
-        let (statistics, topWords) = try await runReportingFailures(ledger: ledger, job: job, progress: progress) {
+        let hint = self.wordCount.invalidUTF8 == "strict"
+        let (statistics, topWords) = try await runReportingFailures(
+            ledger: ledger,
+            invalidUTF8Hint: hint,
+            progress: progress
+        ) {
             // Every destination is opened before the work starts: an unwritable one fails at once.
             let dumpFile = try outputPath.map { try OutputFile(destination: $0, role: "output file") }
             let statsFile = try statsPath.map { try OutputFile(destination: $0, role: "statistics file") }
@@ -149,10 +145,11 @@ struct WordCountOptions: JobOptions {
 // MARK: - Reporting
 
 /// Runs the job's work under ``TerminationSignals`` and turns every way it can end badly into one true
-/// line on standard error and the conventional exit status.
+/// line on standard error and the conventional exit status. `invalidUTF8Hint`: whether invalid UTF-8
+/// stopped a job that `--invalid-utf8 replace` would let through.
 func runReportingFailures<R: Sendable>(
     ledger: OutputLedger,
-    job: WordCount,
+    invalidUTF8Hint: Bool = false,
     progress: ProgressLine? = nil,
     _ body: @escaping @Sendable () async throws -> R
 ) async throws -> R {
@@ -161,11 +158,11 @@ func runReportingFailures<R: Sendable>(
     } catch {
         // The progress line goes before the error's line is written.
         progress?.finish(summary: nil)
-        return try reportFailure(error, ledger: ledger, job: job)
+        return try reportFailure(error, ledger: ledger, invalidUTF8Hint: invalidUTF8Hint)
     }
 }
 
-private func reportFailure<R>(_ error: any Error, ledger: OutputLedger, job: WordCount) throws -> R {
+private func reportFailure<R>(_ error: any Error, ledger: OutputLedger, invalidUTF8Hint: Bool) throws -> R {
     do {
         throw error
     } catch let signal as TerminationSignals.Received {
@@ -178,7 +175,7 @@ private func reportFailure<R>(_ error: any Error, ledger: OutputLedger, job: Wor
     } catch let error as MapReduceError {
         if error.errorNumber == EPIPE { throw ExitCode(128 + SIGPIPE) }
         var line = "mapreduce: \(error)"
-        if error.code == .invalidData && job.invalidUTF8 == .strict {
+        if error.code == .invalidData && invalidUTF8Hint {
             line += WordCountOptions.strictHint
         } else if error.code == .limitExceeded {
             line += "; --spool-limit SIZE raises the limit"

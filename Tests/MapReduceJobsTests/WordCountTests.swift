@@ -127,9 +127,9 @@ struct WordCountTests {
         }
     }
 
-    @Test("the built-in registry has word count")
+    @Test("the built-in registry has word count, the index and the logs report")
     func registry() {
-        #expect(JobRegistry.builtIn.jobNames == ["wordcount"])
+        #expect(JobRegistry.builtIn.jobNames == ["index", "logs", "wordcount"])
     }
 }
 

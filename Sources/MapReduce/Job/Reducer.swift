@@ -47,7 +47,8 @@ public struct ReduceValues<Value>: Sequence {
     @usableFromInline let storage: Storage
 
     @inlinable init(one value: Value) { self.storage = .one(value) }
-    @inlinable init(_ values: [Value]) { self.storage = .many(values) }
+    /// Values to hand a reducer by hand, in a unit test of the reducer, say.
+    @inlinable public init(_ values: [Value]) { self.storage = .many(values) }
 
     /// How many values there are.
     @inlinable public var count: Int {

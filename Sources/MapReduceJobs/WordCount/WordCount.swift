@@ -60,11 +60,11 @@ public struct WordCountMapper: Mapper {
     public typealias Key = ByteString
     public typealias Value = Int
 
-    let storage: TokenizerBox
+    let storage: TokenizerBox<OnePerWord>
     let stopWords = StopWords()
 
     init(strict: Bool) {
-        self.storage = TokenizerBox(strict: strict)
+        self.storage = TokenizerBox(strict: strict, values: OnePerWord())
     }
 
     /// Stop words are emitted like any other word and dropped here, after combining: they are the most
@@ -113,23 +113,7 @@ public struct WordCountMapper: Mapper {
     ) throws {
         let emitted = output.emittedCount
         defer { self.count(since: emitted, into: &output) }
-        try before.withUnsafeBytes { head in
-            try piece.withUnsafeBytes { rest in
-                guard let start = head.baseAddress, head.count > 0 else {
-                    try self.storage.tokenizer.tokenize(rest, origin: origin, into: &output)
-                    return
-                }
-                // `before` ends where `piece` starts: one buffer from the line's start.
-                precondition(start + head.count == rest.baseAddress, "a piece must follow its line's beginning")
-                let line = UnsafeRawBufferPointer(start: start, count: head.count + rest.count)
-                try self.storage.tokenizer.tokenize(
-                    line,
-                    from: head.count,
-                    origin: origin.advanced(by: -head.count),
-                    into: &output
-                )
-            }
-        }
+        try self.storage.tokenizer.tokenize(piece: piece, after: before, origin: origin, into: &output)
     }
 
     public mutating func map(_ record: RawSpan, into output: inout Emitter<ByteString, Int>) throws {
@@ -141,10 +125,31 @@ public struct WordCountMapper: Mapper {
 ///
 /// `@unchecked Sendable`: each worker process makes its own mapper, and a mapper is only ever used by the
 /// one thread that runs that worker's tasks; nothing is shared.
-final class TokenizerBox: @unchecked Sendable {
-    @exclusivity(unchecked) var tokenizer: WordTokenizer
+final class TokenizerBox<Values: WordValues>: @unchecked Sendable {
+    @exclusivity(unchecked) var tokenizer: WordTokenizer<Values>
 
-    init(strict: Bool) {
-        self.tokenizer = WordTokenizer(strict: strict)
+    init(strict: Bool, values: Values) {
+        self.tokenizer = WordTokenizer(strict: strict, values: values)
+    }
+}
+
+extension WordTokenizer {
+    /// Counts the words of a piece of a line cut at a space (see ``Mapper/recordCutByte``): `before`, the
+    /// line's beginning, lies in memory just before `piece`, and is read only to know whether the line
+    /// starts with `..`.
+    mutating func tokenize(piece: RawSpan, after before: RawSpan, origin: InputOrigin, into output: inout Output) throws
+    {
+        try before.withUnsafeBytes { head in
+            try piece.withUnsafeBytes { rest in
+                guard let start = head.baseAddress, head.count > 0 else {
+                    try self.tokenize(rest, origin: origin, into: &output)
+                    return
+                }
+                // `before` ends where `piece` starts: one buffer from the line's start.
+                precondition(start + head.count == rest.baseAddress, "a piece must follow its line's beginning")
+                let line = UnsafeRawBufferPointer(start: start, count: head.count + rest.count)
+                try self.tokenize(line, from: head.count, origin: origin.advanced(by: -head.count), into: &output)
+            }
+        }
     }
 }

@@ -93,10 +93,15 @@ struct ScanState {
 /// ``WordCountMapper/keepsKey(_:)``). A line whose first non-whitespace characters are `..` is skipped;
 /// only blocks that contain `..` pay for that check. The common path has no unpredictable branch per
 /// token but the loop's own.
-struct WordTokenizer: ~Copyable {
-    typealias Output = Emitter<ByteString, Int>
+///
+/// It is generic over what it emits with each word (``WordValues``): word count's constant 1, which
+/// specialisation folds into the code as before, or the inverted index's current file.
+struct WordTokenizer<Values: WordValues>: ~Copyable {
+    typealias Output = Emitter<ByteString, Values.Value>
 
     let strict: Bool
+    /// What goes with each word.
+    var values: Values
     /// For each length 0...16, a 16-byte mask keeping that many leading bytes.
     let lengthMasks: UnsafeMutableRawPointer
     /// Scratch space of the Unicode path; grown for long tokens.
@@ -110,8 +115,9 @@ struct WordTokenizer: ~Copyable {
     /// Lines skipped for starting with `..`, counted in the task that finds the `..`.
     var skippedLines = 0
 
-    init(strict: Bool) {
+    init(strict: Bool, values: Values) {
         self.strict = strict
+        self.values = values
         self.lengthMasks = .allocate(byteCount: 17 * 16, alignment: 16)
         for length in 0...16 {
             for byte in 0..<16 {
@@ -281,7 +287,7 @@ struct WordTokenizer: ~Copyable {
             )
             let first = UInt64(bitPattern: _mm_cvtsi128_si64(kept))
             let second = UInt64(bitPattern: _mm_cvtsi128_si64(_mm_unpackhi_epi64(kept, kept)))
-            output.emit(shortKey: first, second, length: length, 1)
+            output.emit(shortKey: first, second, length: length, self.values.value)
             return
         }
         #endif
@@ -299,7 +305,7 @@ struct WordTokenizer: ~Copyable {
     ) throws {
         if length > output.maximumKeyBytes { throw Self.tooLong(length, at: start, origin, output) }
         let source = base + start
-        output.emit(keyCapacity: length, 1) { destination in
+        output.emit(keyCapacity: length, self.values.value) { destination in
             for i in 0..<length {
                 destination.storeBytes(
                     of: source.load(fromByteOffset: i, as: UInt8.self) | 0x20,
@@ -442,6 +448,7 @@ struct WordTokenizer: ~Copyable {
         }
         var tokens = 0
         var emitted = 0
+        let value = self.values.value
         let invalid = UnicodeWords.words(
             in: base,
             from: start,
@@ -452,7 +459,7 @@ struct WordTokenizer: ~Copyable {
             tokens: &tokens
         ) { word in
             emitted += 1
-            output.emit(keyBytes: word, 1)
+            output.emit(keyBytes: word, value)
         }
         if let invalid { throw Self.invalid(base, invalid, origin: origin) }
         self.unemittedTokens &+= tokens - emitted
@@ -477,6 +484,19 @@ struct WordTokenizer: ~Copyable {
             input: origin.path
         )
     }
+}
+
+/// What ``WordTokenizer`` emits with each word.
+protocol WordValues {
+    /// The value type of the emitter.
+    associatedtype Value: WireCodable
+    /// The value that goes with the next word.
+    var value: Value { get }
+}
+
+/// Word count's value: 1 per word, a constant once the tokenizer is specialised.
+struct OnePerWord: WordValues {
+    var value: Int { 1 }
 }
 
 /// The `count` low bits set (all 64 for 64).
