@@ -12,7 +12,9 @@ struct MapReduceCommand: AsyncParsableCommand {
             --cluster on peer nodes that run mapreduce serve.
             """,
         version: "0.1.0",
-        subcommands: [WordCountCommand.self, ServeCommand.self, SecretCommand.self, WorkerCommand.self],
+        subcommands: [
+            WordCountCommand.self, StreamingCommand.self, ServeCommand.self, SecretCommand.self, WorkerCommand.self,
+        ],
         defaultSubcommand: nil
     )
 }

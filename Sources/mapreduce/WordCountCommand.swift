@@ -28,19 +28,12 @@ struct WordCountCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Write the full 'word<TAB>count' dump to this file.")
     var output: String?
 
-    @Option(
-        name: .customLong("invalid-utf8"),
-        help: "'strict' fails on invalid UTF-8 naming the file and offset; 'replace' reads it as U+FFFD."
-    )
-    var invalidUTF8: String = "strict"
+    @OptionGroup var wordCount: WordCountOptions
 
     @OptionGroup var engine: EngineOptions
 
     func validate() throws {
         if self.top < 0 { throw ValidationError("--top must not be negative.") }
-        if self.invalidUTF8 != "strict" && self.invalidUTF8 != "replace" {
-            throw ValidationError("--invalid-utf8 must be 'strict' or 'replace', not '\(self.invalidUTF8)'.")
-        }
     }
 
     func run() async throws {
@@ -55,7 +48,7 @@ struct WordCountCommand: AsyncParsableCommand {
             inputs = [.standardInput]
         }
         let sources = inputs
-        let job = WordCount(invalidUTF8: self.invalidUTF8 == "replace" ? .replace : .strict)
+        let job = self.wordCount.makeJob()
         let engine = MapReduceEngine(configuration: self.engine.engineConfiguration(registry: .builtIn))
         let top = self.top
         let outputPath = self.output
@@ -88,6 +81,31 @@ struct WordCountCommand: AsyncParsableCommand {
     }
 }
 
+/// Word count's own options, shared by `wordcount` and `streaming map wordcount`.
+struct WordCountOptions: JobOptions {
+    @Option(
+        name: .customLong("invalid-utf8"),
+        help: "'strict' fails on invalid UTF-8 naming the file and offset; 'replace' reads it as U+FFFD."
+    )
+    var invalidUTF8: String = "strict"
+
+    static let strictHint = "; use --invalid-utf8 replace to read it anyway"
+
+    func validate() throws {
+        if self.invalidUTF8 != "strict" && self.invalidUTF8 != "replace" {
+            throw ValidationError("--invalid-utf8 must be 'strict' or 'replace', not '\(self.invalidUTF8)'.")
+        }
+    }
+
+    func makeJob() -> WordCount {
+        WordCount(invalidUTF8: self.invalidUTF8 == "replace" ? .replace : .strict)
+    }
+
+    func hint(for error: MapReduceError) -> String {
+        error.code == .invalidData && self.invalidUTF8 == "strict" ? Self.strictHint : ""
+    }
+}
+
 // MARK: - Reporting
 
 /// Runs the job's work under ``TerminationSignals`` and turns every way it can end badly into one true
@@ -110,7 +128,7 @@ func runReportingFailures<R: Sendable>(
         if error.errorNumber == EPIPE { throw ExitCode(128 + SIGPIPE) }
         var line = "mapreduce: \(error)"
         if error.code == .invalidData && job.invalidUTF8 == .strict {
-            line += "; use --invalid-utf8 replace to read it anyway"
+            line += WordCountOptions.strictHint
         } else if error.code == .limitExceeded {
             line += "; --spool-limit SIZE raises the limit"
         }

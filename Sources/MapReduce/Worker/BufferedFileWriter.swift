@@ -32,6 +32,7 @@ final class BufferedFileWriter {
     }
 
     /// Writes to a descriptor that is already open; the writer closes it. `name` is what errors name.
+    @usableFromInline
     init(descriptor: CInt, name: String, bufferSize: Int = 256 * 1024) {
         self.path = name
         self.fd = descriptor
