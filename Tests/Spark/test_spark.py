@@ -159,5 +159,17 @@ class SparkWordCountTests(unittest.TestCase):
         self.assertIn("mapreduce: ", str(caught.exception))
 
 
+class HadoopPartitionerTests(unittest.TestCase):
+    def test_simulated_partitioner_hashes_keys_as_hadoop_text_does(self) -> None:
+        """test_hadoop.py partitions as Hadoop's HashPartitioner would: checked against the real
+        org.apache.hadoop.io.Text in the session's JVM (Spark ships Hadoop's client)."""
+        import test_hadoop
+        assert spark is not None
+        text_class = spark.sparkContext._jvm.org.apache.hadoop.io.Text
+        for word in ["word", "é", "abcdefgh", "漢字", "𐐨𐐩", "İstanbul", "x" * 100]:
+            with self.subTest(word=word):
+                self.assertEqual(test_hadoop.java_string_hash(word.encode()), text_class(word).hashCode())
+
+
 if __name__ == "__main__":
     unittest.main()
