@@ -115,7 +115,8 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders (Spark's paths)")
     parser.add_argument("--binary", required=True, help="the mapreduce binary, at this path on every node")
     parser.add_argument("--output", required=True, help="the output folder (must not exist)")
-    parser.add_argument("--partitions", type=int, help="reduce partitions (default: Spark's default parallelism)")
+    parser.add_argument("--partitions", type=int,
+                        help="reduce partitions, each a reducer and an output file (default: Spark's choice)")
     parser.add_argument("--combine", action="store_true", help="run `streaming combine` on the map side")
     parser.add_argument("--invalid-utf8", choices=["strict", "replace"], help="passed to the mapper")
     parser.add_argument("--strict-bytes", action="store_true",
@@ -128,6 +129,9 @@ def main(argv: Sequence[str] | None = None, spark: SparkSession | None = None) -
     args = parse(sys.argv[1:] if argv is None else argv)
     spark = spark or SparkSession.builder.appName("mapreduce streaming wordcount").getOrCreate()
     spark.conf.set("spark.sql.shuffle.partitions", str(args.partitions or spark.sparkContext.defaultParallelism))
+    if args.partitions:
+        # N reducers and N output files, not fewer coalesced by adaptive execution.
+        spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
     options = ["--invalid-utf8", args.invalid_utf8] if args.invalid_utf8 else []
     result = word_count(spark, args.binary, args.inputs, options, args.combine, args.strict_bytes)
     write_lines(result, args.output)
