@@ -61,7 +61,7 @@ lint:
 # The benchmark; its Spark section needs spark-deps (SPARK=0: neither installed nor measured).
 SPARK ?= 1
 bench: build $(if $(filter 1 yes true,$(SPARK)),spark-deps)
-	$(MAKE) -C Benchmarks bench $(if $(filter 1 yes true,$(SPARK)),,SPARK=0) SPARK_PYTHON="$(SPARK_VENV)/bin/python"
+	$(MAKE) -C Benchmarks bench $(if $(filter 1 yes true,$(SPARK)),,SPARK=0)
 
 # Java 17+ and python3-venv with apt-get when missing, then the venv with pyspark (once).
 spark-deps: deps
