@@ -16,9 +16,9 @@ The simulation, as Hadoop does it:
 """
 from __future__ import annotations
 
-import os
 import re
 import shlex
+import shutil
 import subprocess
 import tempfile
 import unittest
@@ -130,7 +130,7 @@ class HadoopStreamingSimulation:
 class HadoopRecipeTests(unittest.TestCase):
     def setUp(self) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="hadoop-test-"))
-        self.addCleanup(lambda: __import__("shutil").rmtree(self.directory, ignore_errors=True))
+        self.addCleanup(shutil.rmtree, self.directory, True)
         self.arguments = recipe_arguments()
 
     def simulate(self, inputs: Sequence[Path], combiner_passes: int = 1) -> list[bytes]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import tempfile
 import unittest
 from pathlib import Path
@@ -52,7 +53,7 @@ def tearDownModule() -> None:
 class SparkWordCountTests(unittest.TestCase):
     def setUp(self) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="spark-test-"))
-        self.addCleanup(lambda: __import__("shutil").rmtree(self.directory, ignore_errors=True))
+        self.addCleanup(shutil.rmtree, self.directory, True)
 
     # MARK: - Helpers
 
