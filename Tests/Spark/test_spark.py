@@ -20,6 +20,7 @@ import support
 
 os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # before the JVM starts: nothing listens beyond loopback
 
+from py4j.protocol import Py4JJavaError  # noqa: E402
 from pyspark.sql import SparkSession  # noqa: E402
 
 recipe = support.load_script("spark-wordcount.py")
@@ -82,10 +83,10 @@ class SparkWordCountTests(unittest.TestCase):
 
     def assertJobFails(self, inputs: Sequence[str | Path], *options: str, message: str) -> str:
         """The job fails (no partial output) and the driver's exception carries `message`."""
-        with self.assertRaises(Exception) as caught:
+        with self.assertRaises(Py4JJavaError) as caught:
             self.run_recipe(inputs, *options)
         text = str(caught.exception)
-        self.assertIn(message, text)
+        self.assertIn("Subprocess exited with status 1. Error: " + message, text)
         self.assertFalse((self.directory / "spark-output" / "_SUCCESS").exists())
         return text
 
@@ -155,9 +156,10 @@ class SparkWordCountTests(unittest.TestCase):
         """Forgetting SORT BY is caught: the reducer rejects unsorted input and the job fails."""
         pairs = recipe.map_step(spark, [str(support.CORPUS)], recipe.map_command(support.binary(), "wordcount"))
         reduced = recipe.reduce_step(spark, pairs, recipe.reduce_command(support.binary(), "wordcount"), sort=False)
-        with self.assertRaises(Exception) as caught:
+        with self.assertRaises(Py4JJavaError) as caught:
             reduced.collect()
-        self.assertIn("mapreduce: ", str(caught.exception))
+        self.assertIn("Subprocess exited with status 1. Error: mapreduce: <stdin>: line ", str(caught.exception))
+        self.assertIn("is out of order", str(caught.exception))
 
 
 class HadoopPartitionerTests(unittest.TestCase):
