@@ -40,8 +40,10 @@ from pyspark.sql import DataFrame, SparkSession
 
 TAB_FORMAT = "ROW FORMAT DELIMITED FIELDS TERMINATED BY '\\t' LINES TERMINATED BY '\\n'"
 
-# Each input line arrives as hex (with its \n appended): this turns it back into the line's bytes.
-HEX_DECODER = ("python3 -c 'import sys\n"
+# Each input line arrives as hex (with its \n appended): this turns it back into the line's bytes. It
+# dies of SIGPIPE, silently, when the mapper has failed, so that the mapper's line is the error.
+HEX_DECODER = ("python3 -c 'import signal, sys\n"
+               "signal.signal(signal.SIGPIPE, signal.SIG_DFL)\n"
                "for line in sys.stdin: sys.stdout.buffer.write(bytes.fromhex(line))'")
 
 
