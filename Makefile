@@ -1,7 +1,8 @@
 # The two commands of this project: `make wordcount` runs the main job, `make test` runs the tests.
 # Both install what is missing first (liblz4-dev, pkg-config, python3, iproute2 for the test across
 # network namespaces, and tmux for the test that reads the progress line off a terminal, from Debian's
-# packages).
+# packages). `make test-spark` runs the streaming jobs on a real Spark cluster (two executors on this
+# machine); it installs Java, a venv with pyspark and the static binary.
 
 SWIFT ?= swift
 CONFIGURATION ?= release
@@ -17,7 +18,21 @@ FUZZ_SECONDS ?= 120
 FUZZ_TARGETS ?= FuzzFrames FuzzRecords FuzzLZ4 FuzzWordCount
 SANITIZE_CONFIGURATION ?= release
 
-.PHONY: all deps build wordcount test lint bench fuzz test-sanitize test-asan test-tsan clean
+# Spark (test-spark, bench): a Java 17+ runtime, a venv with pyspark, the static binary nodes can run
+# without a Swift toolchain. The venv is made once; its stamp is written last, so a half-made one is
+# made again.
+PYSPARK_VERSION ?= 4.3.0
+SPARK_DIR = $(CURDIR)/.build-spark
+SPARK_VENV = $(SPARK_DIR)/venv
+SPARK_STAMP = $(SPARK_VENV)/.installed-pyspark-$(PYSPARK_VERSION)
+JAVA_MAJOR = $(shell java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1)
+SPARK_APT_PACKAGES = $(if $(shell [ "$(JAVA_MAJOR)" -ge 17 ] 2>/dev/null && echo ok),,openjdk-17-jre-headless) \
+                     $(if $(shell python3 -c 'import ensurepip, venv' 2>/dev/null && echo ok),,python3-venv)
+STATIC_SCRATCH = .build-static
+STATIC_BINARY = $(CURDIR)/$(STATIC_SCRATCH)/release/mapreduce
+
+.PHONY: all deps build wordcount test lint bench fuzz test-sanitize test-asan test-tsan clean \
+	spark-deps static test-spark
 
 all: build
 
@@ -50,8 +65,37 @@ test: deps
 lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift Examples/Sources Examples/Package.swift
 
-bench: build
-	$(MAKE) -C Benchmarks bench
+# The benchmark; its Spark section needs spark-deps (SPARK=0: neither installed nor measured).
+SPARK ?= 1
+bench: build $(if $(filter 1 yes true,$(SPARK)),spark-deps)
+	$(MAKE) -C Benchmarks bench $(if $(filter 1 yes true,$(SPARK)),,SPARK=0)
+
+# Java 17+ and python3-venv with apt-get when missing, then the venv with pyspark (once).
+spark-deps: deps
+	@if [ -n "$(strip $(SPARK_APT_PACKAGES))" ]; then \
+		echo "Installing $(strip $(SPARK_APT_PACKAGES)) with apt-get"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends $(strip $(SPARK_APT_PACKAGES)); \
+	fi
+	@if [ ! -f "$(SPARK_STAMP)" ]; then \
+		echo "Installing pyspark $(PYSPARK_VERSION) into $(SPARK_VENV)"; \
+		rm -rf "$(SPARK_VENV)" && python3 -m venv "$(SPARK_VENV)" \
+		&& "$(SPARK_VENV)/bin/pip" install --quiet --disable-pip-version-check "pyspark==$(PYSPARK_VERSION)" \
+		&& touch "$(SPARK_STAMP)"; \
+	fi
+
+# mapreduce with the Swift runtime linked in: what Spark and Hadoop nodes run, with no Swift toolchain.
+# Its own scratch path, so that it does not rebuild over the regular release build.
+static: deps
+	$(SWIFT) build -c release --static-swift-stdlib --product mapreduce --scratch-path $(STATIC_SCRATCH)
+	@if ldd "$(STATIC_BINARY)" | grep -q libswift; then \
+		echo "$(STATIC_BINARY) still links the Swift runtime:"; ldd "$(STATIC_BINARY)"; exit 1; \
+	fi
+
+# The streaming commands on Spark (Tests/Spark): one local-cluster session, two executor JVMs, loopback only.
+test-spark: spark-deps static
+	MAPREDUCE_BINARY="$(STATIC_BINARY)" "$(SPARK_VENV)/bin/python" -m unittest discover -v -s Tests/Spark -t Tests/Spark
 
 # libFuzzer (with AddressSanitizer) on the frame decoder, the record codec, the LZ4 batch decoder and
 # word count's tokenizer: each target runs FUZZ_SECONDS seconds from its seeds in Fuzz/Corpus/<target>
@@ -93,4 +137,4 @@ test-tsan: deps
 		$(SWIFT) test -c $(SANITIZE_CONFIGURATION) --skip-build --sanitize=thread --scratch-path .build-tsan
 
 clean:
-	rm -rf .build .build-fuzz .build-asan .build-tsan
+	rm -rf .build .build-fuzz .build-asan .build-tsan .build-static .build-spark

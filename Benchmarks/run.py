@@ -20,10 +20,17 @@ With --cluster (which `make bench` passes), a last section runs `mapreduce wordc
 peers on 127.0.0.2 and 127.0.0.3 against Parallel Python 1.7.0 on two ppserver nodes (cluster.py,
 reference/pp_wordcount.py); `--only cluster` runs just that section.
 
+With --spark (which `make bench` passes too), the Spark section (spark.py, run by the python that has
+pyspark: --spark-python, default ../.build-spark/venv/bin/python, made by `make spark-deps`) counts the
+same shape as the cluster section on Spark: through our binary's streaming pipes, with Spark's DataFrame
+API and with PySpark's RDD API; skipped, with a line saying why, if Java 17+ or pyspark is missing.
+`--only spark` runs just that section.
+
 Usage: run.py [--quick] [--size 256M] [--small-size 16M] [--rounds 5] [--python-rounds 3]
               [--chunksizes 256K,1M,4M,16M,64M] [--no-build] [--mapreduce PATH] [--corpus-dir DIR]
               [--cluster | --no-cluster] [--only cluster] [--cluster-shape many-files]
               [--cluster-rounds N] [--pp-rounds 1] [--pp-limit SIZE]
+              [--spark | --no-spark] [--only spark] [--spark-python PATH] [--spark-rounds N]
 """
 import argparse
 import datetime
@@ -50,6 +57,7 @@ SAMPLE_SECONDS = 0.005
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 QUIET_CORES = 0.3          # "quiet machine": other processes use less than this many cores
 RUN_TIMEOUT = 900
+SPARK_PYTHON = os.path.join(ROOT, ".build-spark", "venv", "bin", "python")
 
 # The project's targets (see the summary).
 TARGET_W2_VS_C = 1.8
@@ -444,7 +452,7 @@ def main():
                                  help="also run the cluster section: mapreduce --cluster with two loopback peers "
                                       "against Parallel Python (make bench passes it; CLUSTER=0 does not)")
     cluster_options.add_argument("--no-cluster", action="store_true", help="skip the cluster section")
-    cluster_options.add_argument("--only", choices=["cluster"],
+    cluster_options.add_argument("--only", choices=["cluster", "spark"],
                                  help="run only this section (after the build and the corpus)")
     cluster_options.add_argument("--cluster-shape", default="many-files", choices=SHAPES,
                                  help="the corpus shape the cluster section counts (default many-files)")
@@ -454,12 +462,21 @@ def main():
                                  help="rounds of Parallel Python (default 1: it takes ~1.5 min on 256M)")
     cluster_options.add_argument("--pp-limit", help="let Parallel Python count only a prefix of this size "
                                                     "(e.g. 32M); the ratios are per byte")
+    spark_options = parser.add_argument_group("Spark section (see spark.py)")
+    spark_options.add_argument("--spark", action="store_true",
+                               help="also run the Spark section (make bench passes it; SPARK=0 does not)")
+    spark_options.add_argument("--no-spark", action="store_true", help="skip the Spark section")
+    spark_options.add_argument("--spark-python", default=os.environ.get("SPARK_PYTHON") or SPARK_PYTHON,
+                               help="a python with pyspark (default: $SPARK_PYTHON or ../.build-spark/venv)")
+    spark_options.add_argument("--spark-rounds", type=int, help="rounds of the Spark section (default 2; 1 with --quick)")
     args = parser.parse_args()
     if args.only == "cluster" and args.no_cluster:
         parser.error("--only cluster and --no-cluster contradict each other")
-    cluster_on = (args.cluster or args.only == "cluster") and not args.no_cluster
-    args.output = args.output or os.path.join(HERE, "results",
-                                              "cluster.json" if args.only == "cluster" else "latest.json")
+    if args.only == "spark" and args.no_spark:
+        parser.error("--only spark and --no-spark contradict each other")
+    cluster_on = (args.cluster or args.only == "cluster") and not args.no_cluster and args.only != "spark"
+    spark_on = (args.spark or args.only == "spark") and not args.no_spark and args.only != "cluster"
+    args.output = args.output or os.path.join(HERE, "results", "%s.json" % (args.only or "latest"))
     size = args.size or ("32M" if args.quick else "256M")
     small_size = args.small_size or ("4M" if args.quick else "16M")
     rounds = args.rounds or (2 if args.quick else 5)
@@ -501,10 +518,19 @@ def main():
         return cluster.section(mapreduce, wc, corpus, args.cluster_shape, args.cluster_rounds or rounds,
                                args.pp_rounds, args.pp_limit, args.quiet_timeout)
 
+    def spark_section():
+        return run_spark_section(args.spark_python, mapreduce, wc, os.path.join(corpus, args.cluster_shape),
+                                 args.spark_rounds or (1 if args.quick else 2), args.quiet_timeout)
+
     if args.only == "cluster":
         report = {"parameters": {"size": size, "rounds": args.cluster_rounds or rounds, "pp_rounds": args.pp_rounds,
                                  "quick": args.quick, "quiet_timeout": args.quiet_timeout},
                   "environment": env, "corpus": dict(stamp, path=corpus), "cluster": cluster_section()}
+        write_report(report, args.output)
+        return
+    if args.only == "spark":
+        report = {"parameters": {"size": size, "quick": args.quick, "quiet_timeout": args.quiet_timeout},
+                  "environment": env, "corpus": dict(stamp, path=corpus), "spark": spark_section()}
         write_report(report, args.output)
         return
 
@@ -642,6 +668,41 @@ def main():
         # Written first without it: a failing cluster section does not lose the measurements above.
         report["cluster"] = cluster_section()
         write_report(report, args.output)
+    if spark_on:
+        report["spark"] = spark_section()
+        write_report(report, args.output)
+
+
+def spark_missing(python):
+    """Why the Spark section cannot run here ("" if it can): it needs Java 17+ and pyspark."""
+    java = shutil.which("java")
+    if not java:
+        return "no java on PATH (make spark-deps installs openjdk-17-jre-headless)"
+    version = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+    match = re.search(r'version "(\d+)', version)
+    if not match or int(match.group(1)) < 17:
+        return "Java 17 or later needed, found: %s" % (version.splitlines() or ["?"])[0]
+    if not os.access(python, os.X_OK):
+        return "no python with pyspark at %s (make spark-deps makes it)" % python
+    if subprocess.run([python, "-c", "import pyspark"], capture_output=True).returncode != 0:
+        return "%s cannot import pyspark (make spark-deps installs it)" % python
+    return ""
+
+
+def run_spark_section(python, mapreduce, wc, corpus, rounds, quiet_timeout):
+    """spark.py under the python that has pyspark; its report, or why it was skipped."""
+    missing = spark_missing(python)
+    if missing:
+        print("\n== spark: SKIPPED: %s ==" % missing, flush=True)
+        log("spark: SKIPPED: " + missing)
+        return {"skipped": missing}
+    with tempfile.TemporaryDirectory() as workdir:
+        out = os.path.join(workdir, "spark.json")
+        sys.stdout.flush()
+        check_call([python, os.path.join(HERE, "spark.py"), "--mapreduce", mapreduce, "--wc", wc, "--corpus", corpus,
+                    "--rounds", str(rounds), "--quiet-timeout", str(quiet_timeout), "--json", out])
+        with open(out) as f:
+            return json.load(f)
 
 
 def write_report(report, path):
