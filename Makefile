@@ -15,7 +15,7 @@ FUZZ_SECONDS ?= 120
 FUZZ_TARGETS ?= FuzzFrames FuzzRecords FuzzLZ4 FuzzWordCount
 SANITIZE_CONFIGURATION ?= release
 
-.PHONY: all deps build wordcount test lint bench fuzz test-sanitize test-asan test-tsan clean
+.PHONY: all deps build wordcount test lint docs bench fuzz test-sanitize test-asan test-tsan clean
 
 all: build
 
@@ -47,6 +47,15 @@ test: deps
 
 lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift Examples/Sources Examples/Package.swift
+
+# The library's documentation: the DocC catalog in Sources/MapReduce/Documentation.docc and every public
+# symbol's doc comment, built with swift-docc-plugin into .build-docs/MapReduce, ready for static
+# hosting (`swift package --disable-sandbox preview-documentation --target MapReduce` serves it live).
+# A warning (a broken ``Symbol`` link, say) fails the target. Not part of `make test`.
+docs: deps
+	@mkdir -p .build-docs  # the plugin moves the archive to --output-path, whose parent must exist
+	$(SWIFT) package --allow-writing-to-directory .build-docs generate-documentation --target MapReduce \
+		--warnings-as-errors --output-path .build-docs/MapReduce
 
 bench: build
 	$(MAKE) -C Benchmarks bench
@@ -91,4 +100,4 @@ test-tsan: deps
 		$(SWIFT) test -c $(SANITIZE_CONFIGURATION) --skip-build --sanitize=thread --scratch-path .build-tsan
 
 clean:
-	rm -rf .build .build-fuzz .build-asan .build-tsan
+	rm -rf .build .build-fuzz .build-asan .build-tsan .build-docs
