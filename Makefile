@@ -48,14 +48,19 @@ test: deps
 lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift Examples/Sources Examples/Package.swift
 
-# The library's documentation: the DocC catalog in Sources/MapReduce/Documentation.docc and every public
-# symbol's doc comment, built with swift-docc-plugin into .build-docs/MapReduce, ready for static
-# hosting (`swift package --disable-sandbox preview-documentation --target MapReduce` serves it live).
-# A warning (a broken ``Symbol`` link, say) fails the target. Not part of `make test`.
+# The libraries' documentation: the DocC catalog in Sources/MapReduce/Documentation.docc and every public
+# symbol's doc comment, built with swift-docc-plugin into .build-docs/MapReduce (and the ready-made jobs
+# into .build-docs/MapReduceJobs), ready for static hosting (`swift package --disable-sandbox
+# preview-documentation --target MapReduce` serves it live). A warning (a broken ``Symbol`` link, say)
+# fails the target. Not part of `make test`.
+DOCS_TARGETS ?= MapReduce MapReduceJobs
+
 docs: deps
-	@mkdir -p .build-docs  # the plugin moves the archive to --output-path, whose parent must exist
-	$(SWIFT) package --allow-writing-to-directory .build-docs generate-documentation --target MapReduce \
-		--warnings-as-errors --output-path .build-docs/MapReduce
+	@mkdir -p .build-docs  # the plugin moves each archive to --output-path, whose parent must exist
+	@for target in $(DOCS_TARGETS); do \
+		$(SWIFT) package --allow-writing-to-directory .build-docs generate-documentation --target $$target \
+			--warnings-as-errors --output-path .build-docs/$$target || exit 1; \
+	done
 
 bench: build
 	$(MAKE) -C Benchmarks bench
