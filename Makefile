@@ -31,7 +31,7 @@ SPARK_APT_PACKAGES = $(if $(shell [ "$(JAVA_MAJOR)" -ge 17 ] 2>/dev/null && echo
 STATIC_SCRATCH = .build-static
 STATIC_BINARY = $(CURDIR)/$(STATIC_SCRATCH)/release/mapreduce
 
-.PHONY: all deps build wordcount test lint bench fuzz test-sanitize test-asan test-tsan clean \
+.PHONY: all deps build wordcount test lint docs bench fuzz test-sanitize test-asan test-tsan clean \
 	spark-deps static test-spark
 
 all: build
@@ -97,6 +97,20 @@ static: deps
 test-spark: spark-deps static
 	MAPREDUCE_BINARY="$(STATIC_BINARY)" "$(SPARK_VENV)/bin/python" -m unittest discover -v -s Tests/Spark -t Tests/Spark
 
+# The libraries' documentation: the DocC catalog in Sources/MapReduce/Documentation.docc and every public
+# symbol's doc comment, built with swift-docc-plugin into .build-docs/MapReduce (and the ready-made jobs
+# into .build-docs/MapReduceJobs), ready for static hosting (`swift package --disable-sandbox
+# preview-documentation --target MapReduce` serves it live). A warning (a broken ``Symbol`` link, say)
+# fails the target. Not part of `make test`.
+DOCS_TARGETS ?= MapReduce MapReduceJobs
+
+docs: deps
+	@mkdir -p .build-docs  # the plugin moves each archive to --output-path, whose parent must exist
+	@for target in $(DOCS_TARGETS); do \
+		$(SWIFT) package --allow-writing-to-directory .build-docs generate-documentation --target $$target \
+			--warnings-as-errors --output-path .build-docs/$$target || exit 1; \
+	done
+
 # libFuzzer (with AddressSanitizer) on the frame decoder, the record codec, the LZ4 batch decoder and
 # word count's tokenizer: each target runs FUZZ_SECONDS seconds from its seeds in Fuzz/Corpus/<target>
 # plus what earlier runs found (.build-fuzz/corpus/<target>); a failing input lands in
@@ -137,4 +151,4 @@ test-tsan: deps
 		$(SWIFT) test -c $(SANITIZE_CONFIGURATION) --skip-build --sanitize=thread --scratch-path .build-tsan
 
 clean:
-	rm -rf .build .build-fuzz .build-asan .build-tsan .build-static .build-spark
+	rm -rf .build .build-fuzz .build-asan .build-tsan .build-static .build-spark .build-docs

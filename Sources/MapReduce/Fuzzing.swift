@@ -12,10 +12,12 @@ public enum EngineFuzzing {
     public struct DecodedFrames: Equatable, Sendable {
         /// The frames, in order: kind and payload.
         public var frames: [[UInt8]]
+        /// The kind byte of each frame, in the same order as ``frames``.
         public var kinds: [UInt8]
         /// Whether the decoder threw (a length over the limit, or the stream ending inside a frame).
         public var failed: Bool
 
+        /// Creates a result; the defaults are an empty stream that decoded.
         public init(frames: [[UInt8]] = [], kinds: [UInt8] = [], failed: Bool = false) {
             self.frames = frames
             self.kinds = kinds
@@ -79,9 +81,12 @@ public enum EngineFuzzing {
 
     /// One `keyLength key valueLength value` record.
     public struct Record: Equatable, Sendable {
+        /// The key's bytes.
         public var key: [UInt8]
+        /// The value's bytes.
         public var value: [UInt8]
 
+        /// Creates a record.
         public init(key: [UInt8], value: [UInt8]) {
             self.key = key
             self.value = value

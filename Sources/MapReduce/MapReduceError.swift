@@ -60,6 +60,7 @@ public struct MapReduceError: Error, Sendable, CustomStringConvertible {
         /// A peer could not be reached, or every slot of the job was lost.
         public static var peerUnavailable: Self { Self(storage: .peerUnavailable) }
 
+        /// The code's name, such as `badInput`.
         public var description: String { String(describing: self.storage) }
     }
 

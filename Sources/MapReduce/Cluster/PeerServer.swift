@@ -15,6 +15,7 @@ public struct PeerServer: Sendable {
     public struct Configuration: Sendable {
         /// Where it listens.
         public var host: String
+        /// The TCP port it listens on; 0 picks a free one (see ``PeerServer/run(onListening:)``).
         public var port: Int
         /// The path of the shared secret (at least 32 characters, readable by its owner only).
         public var secretFile: String
@@ -28,6 +29,7 @@ public struct PeerServer: Sendable {
         public var handshakeTimeout: Duration
         /// The executable of worker processes and the arguments that make it one.
         public var workerExecutable: String
+        /// The arguments a worker process is started with (by default ``WorkerProcess/argument``).
         public var workerArguments: [String]
         /// Where the peer logs: one line per job and per refused connection.
         public var logger: Logger

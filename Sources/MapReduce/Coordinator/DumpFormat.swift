@@ -10,6 +10,7 @@ public enum DumpFormat: String, CaseIterable, Sendable, CustomStringConvertible 
     /// JSON Lines: one object per line, `{"<key column>": key, "<value column>": value}`.
     case jsonl
 
+    /// The format's name, as `--format` takes it: `tsv`, `csv`, `json` or `jsonl`.
     public var description: String { self.rawValue }
 }
 

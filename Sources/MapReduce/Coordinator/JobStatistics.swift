@@ -25,9 +25,11 @@ public struct JobStatistics: Sendable {
     public struct Wire: Sendable {
         /// Bytes sent to the peer, before and after LZ4 compression (input chunks, reduce segments).
         public var sentRawBytes: Int
+        /// Bytes sent to the peer after LZ4 compression, as they travelled.
         public var sentCompressedBytes: Int
         /// Bytes received from it, before and after decompression (map output, sorted runs).
         public var receivedRawBytes: Int
+        /// Bytes received from the peer before decompression, as they travelled.
         public var receivedCompressedBytes: Int
         /// Why the peer was dropped, or nil if it served to the end.
         public var lost: String?
@@ -48,6 +50,7 @@ public struct JobStatistics: Sendable {
 
     /// Bytes that travelled to and from all peers, uncompressed and as sent.
     public var wireRawBytes: Int { self.slots.reduce(0) { $0 + ($1.wire?.rawBytes ?? 0) } }
+    /// Bytes that travelled to and from all peers, as sent (compressed).
     public var wireCompressedBytes: Int { self.slots.reduce(0) { $0 + ($1.wire?.compressedBytes ?? 0) } }
 
     /// The job's name.
@@ -68,6 +71,7 @@ public struct JobStatistics: Sendable {
     public var partitions: Int
     /// Map output files written, and their total size.
     public var spills: Int
+    /// The total size of the map output files, in bytes.
     public var spillBytes: Int
     /// Key/value pairs the mapper emitted.
     public var pairsEmitted: Int
@@ -75,12 +79,17 @@ public struct JobStatistics: Sendable {
     public var outputKeys: Int
     /// The map chunk size setting, and the smallest and largest task it produced, in bytes.
     public var mapChunkSize: ChunkSize
+    /// The smallest map task handed out, in input bytes.
     public var smallestMapTask: Int
+    /// The largest map task handed out, in input bytes.
     public var largestMapTask: Int
     /// Wall-clock time of the whole job and of its phases.
     public var elapsedSeconds: Double
+    /// Wall-clock time of the map phase.
     public var mapSeconds: Double
+    /// Wall-clock time of the reduce phase.
     public var reduceSeconds: Double
+    /// Wall-clock time of the final merge, which hands each key to the caller.
     public var mergeSeconds: Double
     /// What the job and the engine counted, over committed work.
     public var counters = Counters()

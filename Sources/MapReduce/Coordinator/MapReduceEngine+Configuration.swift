@@ -31,6 +31,7 @@ extension MapReduceEngine {
         /// The executable of worker processes (this program, by default) and the arguments that make it
         /// one (see ``WorkerProcess``).
         public var workerExecutable: String
+        /// The arguments a worker process is started with (by default ``WorkerProcess/argument``).
         public var workerArguments: [String]
         /// Where the engine logs.
         public var logger: Logger
@@ -91,6 +92,7 @@ extension MapReduceEngine {
         public var useLocalWorkers: Bool
         /// How often heartbeats go both ways, and how long a silent peer is waited for.
         public var heartbeatInterval: Duration
+        /// How long a silent peer is waited for before it is dropped and its tasks run elsewhere.
         public var heartbeatTimeout: Duration
         /// How long connecting and authenticating may take.
         public var connectTimeout: Duration

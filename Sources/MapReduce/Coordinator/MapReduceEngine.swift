@@ -79,7 +79,7 @@ public struct MapReduceEngine: Sendable {
     ///   - consume: Called once per output key, in order of the keys' bytes; the bytes are valid only
     ///     during the call.
     /// - Returns: What happened, per slot and in total.
-    /// - Throws: As ``run(_:inputs:consume:)``.
+    /// - Throws: As ``run(_:inputs:isolation:consume:)``.
     @inlinable
     public func run<J: MapReduceJob>(
         _ job: J,

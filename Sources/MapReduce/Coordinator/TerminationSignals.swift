@@ -5,7 +5,7 @@ import Synchronization
 /// and writes no output before the program exits with the conventional status, 128 + the signal's number.
 ///
 /// A second such signal does not wait for the job to unwind: it kills the workers, removes the temporary
-/// files (see ``EmergencyCleanup``) and exits at once. SIGPIPE and SIGXFSZ are ignored while `body` runs,
+/// files (see `EmergencyCleanup`) and exits at once. SIGPIPE and SIGXFSZ are ignored while `body` runs,
 /// so that a closed pipe or a file size limit is an error the program reports (`EPIPE`, `EFBIG`) rather
 /// than a silent death that leaves files behind.
 public enum TerminationSignals {
@@ -18,6 +18,7 @@ public enum TerminationSignals {
         public var workCompleted: Bool
         /// The conventional exit status for it (130 for SIGINT).
         public var exitStatus: Int32 { 128 + self.signal }
+        /// `interrupted by SIGINT`, say: the line a program prints.
         public var description: String { "interrupted by \(signalName(self.signal))" }
 
         /// Describes a signal.

@@ -18,6 +18,7 @@ public struct NoCombiner<Value: WireCodable>: AbsentCombiner {
     /// Creates the placeholder.
     public init() {}
 
+    /// Never called: stops the program.
     public func combine(_ accumulated: inout Value, with next: Value) {
         preconditionFailure("NoCombiner is never asked to combine")
     }
@@ -28,6 +29,7 @@ public struct SumCombiner<Value: WireCodable & AdditiveArithmetic>: Combiner {
     /// Creates a summing combiner.
     public init() {}
 
+    /// Adds `next` to `accumulated`.
     @inlinable
     public func combine(_ accumulated: inout Value, with next: Value) {
         accumulated += next

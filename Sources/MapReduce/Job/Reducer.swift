@@ -58,12 +58,14 @@ public struct ReduceValues<Value>: Sequence {
         }
     }
 
+    /// Iterates over the values once.
     public struct Iterator: IteratorProtocol {
         @usableFromInline let storage: Storage
         @usableFromInline var index = 0
 
         @inlinable init(storage: Storage) { self.storage = storage }
 
+        /// The next value, or nil after the last.
         @inlinable public mutating func next() -> Value? {
             defer { self.index += 1 }
             switch self.storage {
@@ -73,8 +75,10 @@ public struct ReduceValues<Value>: Sequence {
         }
     }
 
+    /// An iterator over the values.
     @inlinable public func makeIterator() -> Iterator { Iterator(storage: self.storage) }
 
+    /// The number of values, exactly.
     @inlinable public var underestimatedCount: Int { self.count }
 }
 
@@ -83,6 +87,7 @@ public struct SumReducer<Key: WireCodable, Value: WireCodable & AdditiveArithmet
     /// Creates a summing reducer.
     public init() {}
 
+    /// The sum of the values.
     @inlinable
     public func reduce(_ key: Key, values: ReduceValues<Value>) -> Value {
         values.reduce(.zero, +)

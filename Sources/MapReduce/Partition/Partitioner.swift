@@ -16,6 +16,7 @@ public struct HashPartitioner: Partitioner {
     /// Creates the default partitioner.
     public init() {}
 
+    /// The key's hash modulo `count`.
     @inlinable
     public func partition(encodedKey: UnsafeRawBufferPointer, hash: UInt64, count: Int) -> Int {
         Int(hash % UInt64(count))

@@ -188,6 +188,7 @@ extension ByteString: StreamingTextCodable {
         self.bytes.withUnsafeBytes { StreamingText.escape($0, into: &text) }
     }
 
+    /// Parses escaped text back into the bytes (see ``StreamingText``).
     /// - Throws: ``MapReduceError`` when `text` is not canonical escaped text.
     public init(streamingText text: UnsafeRawBufferPointer) throws {
         var bytes: [UInt8] = []
@@ -213,6 +214,7 @@ extension String: StreamingTextCodable {
         copy.withUTF8 { StreamingText.escape(UnsafeRawBufferPointer($0), into: &text) }
     }
 
+    /// Parses escaped text back into the string (see ``StreamingText``).
     /// - Throws: ``MapReduceError`` when `text` is not canonical escaped text of valid UTF-8.
     public init(streamingText text: UnsafeRawBufferPointer) throws {
         var bytes: [UInt8] = []
@@ -288,6 +290,7 @@ extension StreamingTextCodable where Self: FixedWidthInteger & SignedInteger {
     @inlinable
     public func writeStreamingText(into text: inout [UInt8]) { DecimalText.write(Int64(self), into: &text) }
 
+    /// Parses decimal text: an optional `-`, then digits, with no leading zero, no `+` and no `-0`.
     /// - Throws: ``MapReduceError`` when `text` is not canonical decimal text of a value of this type.
     @inlinable
     public init(streamingText text: UnsafeRawBufferPointer) throws {
@@ -308,6 +311,7 @@ extension StreamingTextCodable where Self: FixedWidthInteger & UnsignedInteger {
         DecimalText.write(magnitude: UInt64(self), into: &text)
     }
 
+    /// Parses decimal text: digits, with no leading zero and no sign.
     /// - Throws: ``MapReduceError`` when `text` is not canonical decimal text of a value of this type.
     @inlinable
     public init(streamingText text: UnsafeRawBufferPointer) throws {

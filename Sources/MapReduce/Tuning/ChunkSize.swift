@@ -41,6 +41,7 @@ public enum ChunkSize: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// `auto`, or the fixed size as a number.
     public var description: String {
         switch self {
         case .auto: "auto"

@@ -31,6 +31,7 @@ public struct ByteString: Hashable, Comparable, Sendable, CustomStringConvertibl
 }
 
 extension ByteString: ExpressibleByStringLiteral {
+    /// The UTF-8 bytes of a string literal.
     public init(stringLiteral value: String) {
         self.init(value)
     }

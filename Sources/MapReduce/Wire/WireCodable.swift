@@ -18,8 +18,8 @@ public protocol WireCodable: Sendable {
 
 /// A ``WireCodable`` type whose encoding is exactly its own bytes, such as ``ByteString`` or `String`.
 ///
-/// A mapper can emit such keys straight from a borrowed byte range with ``Emitter/emit(keyBytes:_:)``,
-/// without building a value first.
+/// A mapper can emit such keys straight from a borrowed byte range, without building a value first,
+/// with ``Emitter/emit(keyBytes:_:)-(UnsafeRawBufferPointer,_)``.
 public protocol RawBytesCodable: WireCodable {
     /// Makes a value from its encoded bytes.
     /// - Throws: ``MapReduceError`` when the bytes are not a valid value (for `String`, invalid UTF-8).
@@ -101,6 +101,7 @@ extension WireCodable where Self: FixedWidthInteger & UnsignedInteger {
     /// significant first.
     @inlinable public func encode(into writer: inout WireWriter) { encodeOrderedUnsigned(UInt64(self), into: &writer) }
 
+    /// Reads the number ``encode(into:)`` wrote.
     /// - Throws: ``MapReduceError`` when the bytes are malformed or the number does not fit in `Self`.
     @inlinable public init(decoding reader: inout WireReader) throws {
         let value = try decodeOrderedUnsigned(from: &reader)
@@ -116,7 +117,10 @@ extension UInt: WireCodable {}
 extension UInt32: WireCodable {}
 
 extension UInt8: WireCodable {
+    /// The byte itself.
     @inlinable public func encode(into writer: inout WireWriter) { writer.write(self) }
+    /// Reads one byte.
+    /// - Throws: ``MapReduceError`` when there is no byte to read.
     @inlinable public init(decoding reader: inout WireReader) throws { self = try reader.readByte() }
 }
 
@@ -126,6 +130,7 @@ extension WireCodable where Self: FixedWidthInteger & SignedInteger {
     /// The order-preserving signed encoding: every negative number sorts before every non-negative one.
     @inlinable public func encode(into writer: inout WireWriter) { encodeOrderedSigned(Int64(self), into: &writer) }
 
+    /// Reads the number ``encode(into:)`` wrote.
     /// - Throws: ``MapReduceError`` when the bytes are malformed or the number does not fit in `Self`.
     @inlinable public init(decoding reader: inout WireReader) throws {
         let value = try decodeOrderedSigned(from: &reader)
@@ -143,7 +148,10 @@ extension Int32: WireCodable {}
 // MARK: - Other scalars
 
 extension Bool: WireCodable {
+    /// One byte: 1 for true, 0 for false, so false sorts first.
     @inlinable public func encode(into writer: inout WireWriter) { writer.write(self ? 1 : 0) }
+    /// Reads the byte written by ``encode(into:)``.
+    /// - Throws: ``MapReduceError`` for a byte other than 0 or 1.
     @inlinable public init(decoding reader: inout WireReader) throws {
         switch try reader.readByte() {
         case 0: self = false
@@ -164,6 +172,8 @@ extension Double: WireCodable {
         }
     }
 
+    /// Reads the eight bytes written by ``encode(into:)``.
+    /// - Throws: ``MapReduceError`` when fewer than eight bytes remain.
     @inlinable public init(decoding reader: inout WireReader) throws {
         var ordered: UInt64 = 0
         for _ in 0..<8 { ordered = ordered << 8 | UInt64(try reader.readByte()) }
@@ -180,10 +190,14 @@ extension String: RawBytesCodable {
         writer.write(self.utf8)
     }
 
+    /// Reads every remaining byte as UTF-8.
+    /// - Throws: ``MapReduceError`` when the bytes are not valid UTF-8.
     public init(decoding reader: inout WireReader) throws {
         try self.init(encodedBytes: reader.readRemainingBytes())
     }
 
+    /// Makes a string from its UTF-8 bytes.
+    /// - Throws: ``MapReduceError`` when the bytes are not valid UTF-8.
     public init(encodedBytes: UnsafeRawBufferPointer) throws {
         guard let string = String(validating: encodedBytes, as: UTF8.self) else {
             throw MapReduceError(.protocolViolation, "a String key or value is not valid UTF-8")
@@ -193,14 +207,17 @@ extension String: RawBytesCodable {
 }
 
 extension ByteString: RawBytesCodable {
+    /// The bytes, with no length: the container delimits them.
     @inlinable public func encode(into writer: inout WireWriter) {
         writer.write(self.bytes)
     }
 
+    /// Reads every remaining byte.
     @inlinable public init(decoding reader: inout WireReader) throws {
         self.init(reader.readRemainingBytes())
     }
 
+    /// Copies the bytes; never throws.
     @inlinable public init(encodedBytes: UnsafeRawBufferPointer) throws {
         self.init(encodedBytes)
     }
@@ -215,6 +232,8 @@ extension Array: WireCodable where Element: WireCodable {
         for element in self { writer.writeLengthPrefixed(element) }
     }
 
+    /// Reads what ``encode(into:)`` wrote: the count, then each element with its length in front.
+    /// - Throws: ``MapReduceError`` when the bytes are malformed.
     @inlinable public init(decoding reader: inout WireReader) throws {
         // Every element takes at least one byte, which bounds the count before anything is allocated.
         let count = try reader.readCount(limit: reader.remaining)

@@ -20,6 +20,7 @@ public struct WordCount: MapReduceJob {
         /// Read them as U+FFFD, as Python's `errors='replace'` does; a word containing one is dropped.
         case replace = 1
 
+        /// The mode's name, as `--invalid-utf8` takes it: `strict` or `replace`.
         public var description: String {
             switch self {
             case .strict: "strict"
@@ -28,6 +29,7 @@ public struct WordCount: MapReduceJob {
         }
     }
 
+    /// `wordcount`, the name workers, peers and `mapreduce streaming` look the job up by.
     public static let name = "wordcount"
 
     /// How invalid UTF-8 is handled.
@@ -38,14 +40,20 @@ public struct WordCount: MapReduceJob {
         self.invalidUTF8 = invalidUTF8
     }
 
+    /// A mapper that applies the rules above, in this job's ``invalidUTF8`` mode.
     public func makeMapper() -> WordCountMapper { WordCountMapper(strict: self.invalidUTF8 == .strict) }
+    /// Adds the counts of a word on the map side.
     public func makeCombiner() -> SumCombiner<Int>? { SumCombiner() }
+    /// Adds the counts of a word.
     public func makeReducer() -> SumReducer<ByteString, Int> { SumReducer() }
 
+    /// One byte: the ``invalidUTF8`` mode.
     public func encode(into writer: inout WireWriter) {
         writer.write(self.invalidUTF8.rawValue)
     }
 
+    /// Reads the byte ``encode(into:)`` wrote.
+    /// - Throws: `MapReduceError` for an unknown mode.
     public init(decoding reader: inout WireReader) throws {
         let raw = try reader.readByte()
         guard let mode = InvalidUTF8(rawValue: raw) else {
@@ -57,7 +65,9 @@ public struct WordCount: MapReduceJob {
 
 /// The mapper of ``WordCount``: emits `(word, 1)` for every counted word.
 public struct WordCountMapper: Mapper {
+    /// A word: its lowercased UTF-8 bytes.
     public typealias Key = ByteString
+    /// A count.
     public typealias Value = Int
 
     let storage: TokenizerBox<OnePerWord>
@@ -74,6 +84,7 @@ public struct WordCountMapper: Mapper {
         key.withUnsafeBytes { !self.stopWords.contains($0) }
     }
 
+    /// Tokenizes a block of whole lines at once (SIMD on ASCII) and emits `(word, 1)` for each word.
     public mutating func map(lines: RawSpan, at origin: InputOrigin, into output: inout Emitter<ByteString, Int>) throws
     {
         let emitted = output.emittedCount
@@ -105,6 +116,8 @@ public struct WordCountMapper: Mapper {
     /// A line may be cut before a space: no word contains one.
     public static var recordCutByte: UInt8? { 0x20 }
 
+    /// Maps a piece of a line cut before a space, with the line's beginning (`before`, which another task
+    /// maps) at hand, and emits `(word, 1)` for each word of the piece.
     public mutating func map(
         piece: RawSpan,
         after before: RawSpan,
@@ -116,6 +129,7 @@ public struct WordCountMapper: Mapper {
         try self.storage.tokenizer.tokenize(piece: piece, after: before, origin: origin, into: &output)
     }
 
+    /// Maps one line as a block of its own.
     public mutating func map(_ record: RawSpan, into output: inout Emitter<ByteString, Int>) throws {
         try self.map(lines: record, at: InputOrigin(path: "<record>", offset: 0), into: &output)
     }
