@@ -44,18 +44,18 @@ struct EngineOptions: ParsableArguments {
     @Flag(name: .customLong("no-local"), help: "With --cluster: run every task on the peers, none on this machine.")
     var noLocal = false
 
-    @Option(name: .customLong("heartbeat"), help: "With --cluster: seconds between heartbeats (default 1).")
+    @Option(name: .customLong("heartbeat"), help: "With --cluster: seconds between heartbeats.")
     var heartbeat: Double = 1
 
     @Option(
         name: .customLong("heartbeat-timeout"),
-        help: "With --cluster: seconds of silence after which a peer is dropped (default 10)."
+        help: "With --cluster: seconds of silence after which a peer is dropped."
     )
     var heartbeatTimeout: Double = 10
 
     @Option(
         name: .customLong("connect-timeout"),
-        help: "With --cluster: seconds to reach and authenticate a peer (default 5)."
+        help: "With --cluster: seconds to reach and authenticate a peer."
     )
     var connectTimeout: Double = 5
 

@@ -8,8 +8,19 @@ struct WordCountCommand: AsyncParsableCommand {
         abstract: "Count words exactly as the Python multiprocessing reference does.",
         discussion: """
             Reads UTF-8 text from files, directories (recursively) or standard input, and prints the most \
-            frequent words. --output writes every word with its count, sorted by word, as 'word<TAB>count' \
-            lines; the file appears only when the job succeeds.
+            frequent words, by count and then by word. --output writes every word with its count, sorted by \
+            word, as 'word<TAB>count' lines (--format csv, json or jsonl for others); the file appears only \
+            when the job succeeds.
+
+            The rules (those of the Python reference, Fixtures/reference/wordcount.py):
+              1. Lines end at \\n, \\r or \\r\\n (universal newlines).
+              2. A line that starts with '..' after its leading whitespace is skipped.
+              3. Every character of Python's string.punctuation becomes a space; the line is split at \
+            whitespace as str.split() does (ASCII whitespace with \\x1c-\\x1f, and Unicode whitespace).
+              4. Each word is lowercased as str.lower() does (full Unicode mapping, final sigma) and kept if \
+            every character is a letter (str.isalpha()) and it is not a stop word: a an and are as be by for \
+            if in is it of or py rst that the to with.
+            With --invalid-utf8 replace, invalid bytes read as U+FFFD, and a word containing one is dropped.
 
             Examples:
               mapreduce wordcount Fixtures/corpus

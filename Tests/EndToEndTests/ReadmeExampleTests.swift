@@ -61,4 +61,20 @@ struct ReadmeExampleTests {
         #expect(result.stderr.contains("started as a worker process"), "\(result)")
         #expect(result.stderr.contains("WorkerProcess.run(registry:)"), "\(result)")
     }
+
+    @Test("mapreduce help wordcount gives the README's word count rules")
+    func wordCountRulesInHelp() throws {
+        let readme = String(decoding: try Files.read("\(TestEnvironment.packageRoot)/README.md"), as: UTF8.self)
+        let help = try TestEnvironment.mapreduce(["help", "wordcount"])
+        #expect(help.status == 0)
+        // The stop words, as the README lists them, and the rules' key words.
+        let stopWords = "a an and are as be by for if in is it of or py rst that the to with"
+        #expect(readme.contains("`\(stopWords)`"))
+        #expect(help.stdout.replacing("\n", with: " ").contains(stopWords), "\(help.stdout)")
+        for phrase in [
+            "universal newlines", "'..'", "string.punctuation", "str.split()", "str.lower()", "str.isalpha()",
+        ] {
+            #expect(help.stdout.contains(phrase), "help lacks \(phrase)")
+        }
+    }
 }
