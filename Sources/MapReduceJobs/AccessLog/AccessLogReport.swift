@@ -3,10 +3,10 @@ public import MapReduce
 /// A web server's access log report over the Common and Combined Log Formats: requests, bytes sent and
 /// distinct clients per status code and per hour (UTC), and the malformed lines by reason.
 ///
-/// Each well-formed line emits two pairs, keyed by a ``KeyTriple`` of a dimension (``Dimension``), a
+/// Each well-formed line emits two pairs, keyed by a `KeyTriple` of a dimension (``Dimension``), a
 /// bucket (the status code, or the hour as hours since 1970-01-01T00:00Z) and the client's address (the
-/// line's first field, as it is written); the value is a ``Pair`` of the request count and the bytes
-/// sent, summed component-wise by a ``PairCombiner``. Each malformed line emits one pair keyed by the
+/// line's first field, as it is written); the value is a `Pair` of the request count and the bytes
+/// sent, summed component-wise by a `PairCombiner`. Each malformed line emits one pair keyed by the
 /// malformed dimension and its reason, with an empty client. Keys come back in tuple order, so every
 /// client of a bucket arrives in a row: ``Summary`` folds them into the bucket's requests, bytes and
 /// number of distinct clients, exactly, with memory that does not grow with the clients.

@@ -8,9 +8,9 @@ public import MapReduce
 /// given on the command line, joined with the names below a directory, each byte that is not valid UTF-8
 /// shown as `\xhh`; standard input is `<stdin>`.
 ///
-/// Keys are the words' UTF-8 bytes (code-point order); each value is a ``Tally`` of file names, sorted
-/// by their bytes, combined map-side by ``TallyCombiner``. A word's list of files is held whole in a
-/// worker's memory while it is combined, and at most ``Tally/maximumCount`` files.
+/// Keys are the words' UTF-8 bytes (code-point order); each value is a `Tally` of file names, sorted
+/// by their bytes, combined map-side by `TallyCombiner`. A word's list of files is held whole in a
+/// worker's memory while it is combined, and at most `Tally.maximumCount` files.
 public struct InvertedIndex: MapReduceJob {
     public static let name = "index"
 
