@@ -137,7 +137,7 @@ extension String: KeyComponent {
 /// another.
 ///
 /// ```swift
-/// output.emit(KeyPair(UInt16(404), ByteString("10.0.0.1")), 1)
+/// output.emit(KeyPair(UInt16(404), ByteString("127.0.0.1")), 1)
 /// ```
 public struct KeyPair<A: KeyComponent, B: KeyComponent>: KeyComponent, WireCodable, CustomStringConvertible {
     /// The first part, compared first.
