@@ -35,6 +35,14 @@ package final class EmergencyCleanup: Sendable {
         for pid in state.processes { Syscall.kill(pid, Signal.kill) }
         for pid in state.processes { _ = try? Syscall.wait(pid, block: true) }
         for file in state.files { Syscall.unlink(file) }
-        for directory in state.directories { Syscall.removeTree(directory) }
+        // The job's own threads still run meanwhile (spooling standard input, say) and may create a file
+        // in a directory as it goes, so that removing the directory fails: remove it again until it is gone.
+        for directory in state.directories {
+            for _ in 0..<100 {
+                Syscall.removeTree(directory)
+                guard case .some(.some) = try? Syscall.statIfExists(directory, followingLinks: false) else { break }
+                Syscall.sleep(milliseconds: 1)
+            }
+        }
     }
 }
