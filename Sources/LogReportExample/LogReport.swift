@@ -4,7 +4,7 @@
 import MapReduce
 
 /// Counts log lines by level: the first word of each line ("INFO", "WARN", "ERROR", …).
-struct LogLevels: MapReduceJob {
+struct LogLevels: MapReduceJob, Codable {
     static let name = "log-levels"
 
     struct Map: Mapper {
@@ -19,10 +19,6 @@ struct LogLevels: MapReduceJob {
     func makeMapper() -> Map { Map() }
     func makeCombiner() -> SumCombiner<Int>? { SumCombiner() }
     func makeReducer() -> SumReducer<String, Int> { SumReducer() }
-
-    init() {}
-    func encode(into writer: inout WireWriter) {}
-    init(decoding reader: inout WireReader) throws {}
 }
 
 @main

@@ -33,6 +33,12 @@ struct ReadmeExampleTests {
         let source = try Files.read("\(TestEnvironment.packageRoot)/Sources/LogReportExample/LogReport.swift")
         let example = String(decoding: source, as: UTF8.self)
         #expect(Self.codeLines(blocks[0]) + Self.codeLines(blocks[1]) == Self.codeLines(example[...]))
+        // The documentation's Getting Started shows the same job.
+        let article = try Files.read(
+            "\(TestEnvironment.packageRoot)/Sources/MapReduce/Documentation.docc/GettingStarted.md"
+        )
+        let gettingStarted = String(decoding: article, as: UTF8.self)
+        #expect(gettingStarted.contains(blocks[0]), "GettingStarted.md shows another job than the README")
     }
 
     @Test("the example program runs its job on worker processes")
@@ -41,9 +47,15 @@ struct ReadmeExampleTests {
         defer { scratch.remove() }
         try scratch.write("logs/a.log", "INFO started\nWARN disk\nINFO ready\n")
         try scratch.write("logs/b.log", "ERROR failed\nINFO again\n")
+        // CRLF lines, and a last line without a newline, in a file large enough for several tasks.
+        var log = ""
+        for index in 0..<50_000 {
+            log += ["INFO", "INFO", "WARN", "ERROR"][index % 4] + " message \(index)\r\n"
+        }
+        try scratch.write("logs/c.log", log + "DEBUG last line without newline")
         let result = try ChildProcess.run(Self.example, [scratch.file("logs")])
         #expect(result.status == 0, "\(result)")
-        #expect(result.stdout.hasPrefix("ERROR 1\nINFO 3\nWARN 1\n"), "\(result)")
+        #expect(result.stdout.hasPrefix("DEBUG 1\nERROR 12501\nINFO 25003\nWARN 12501\n"), "\(result)")
         #expect(result.stdout.contains("local/0"), "the statistics table is missing: \(result)")
     }
 

@@ -15,7 +15,9 @@ struct EngineStartupTests {
             configuration: .init(workers: 2, workerExecutable: "/bin/true", workerArguments: [])
         )
         let error = await #expect(throws: MapReduceError.self) {
-            _ = try await engine.run(LogLevels(), inputs: [.path(scratch.file("in.log"))]) { (_: String, _: Int) in }
+            _ = try await engine.run(LengthsByInitial(), inputs: [.path(scratch.file("in.log"))]) {
+                (_: ByteString, _: [Int]) in
+            }
         }
         #expect(error?.code == .workerDied)
         #expect(

@@ -2,30 +2,6 @@ import MapReduce
 import MapReduceTestSupport
 import Testing
 
-// The job the README shows, compiled and run here. Keep the two in step.
-
-/// Counts log lines by level: the first word of each line ("INFO", "WARN", "ERROR", …).
-struct LogLevels: MapReduceJob {
-    static let name = "log-levels"
-
-    struct Map: Mapper {
-        mutating func map(_ line: RawSpan, into output: inout Emitter<String, Int>) throws {
-            let level = line.withUnsafeBytes { bytes in
-                String(decoding: bytes.prefix { $0 != UInt8(ascii: " ") }, as: UTF8.self)
-            }
-            if !level.isEmpty { output.emit(level, 1) }
-        }
-    }
-
-    func makeMapper() -> Map { Map() }
-    func makeCombiner() -> SumCombiner<Int>? { SumCombiner() }
-    func makeReducer() -> SumReducer<String, Int> { SumReducer() }
-
-    init() {}
-    func encode(into writer: inout WireWriter) {}
-    init(decoding reader: inout WireReader) throws {}
-}
-
 /// No combiner: every value reaches the reducer, which sees the whole list.
 struct LengthsByInitial: MapReduceJob {
     static let name = "lengths-by-initial"
@@ -198,27 +174,6 @@ struct ExampleJobTests {
     let engine = MapReduceEngine(
         configuration: .init(execution: .inProcess, mapChunkSize: .fixed(64), minimumMapChunk: 1)
     )
-
-    @Test("the README's log-level job")
-    func logLevels() async throws {
-        let scratch = try TemporaryDirectory("log-levels")
-        defer { scratch.remove() }
-        var log = ""
-        for index in 0..<500 {
-            log += ["INFO", "INFO", "WARN", "ERROR"][index % 4] + " message \(index)\r\n"
-        }
-        try scratch.write("app.log", log + "DEBUG last line without newline")
-        var counts: [String: Int] = [:]
-        var order: [String] = []
-        let statistics = try await self.engine.run(LogLevels(), inputs: [.path(scratch.path)]) { level, count in
-            counts[level] = count
-            order.append(level)
-        }
-        #expect(counts == ["INFO": 250, "WARN": 125, "ERROR": 125, "DEBUG": 1])
-        #expect(order == ["DEBUG", "ERROR", "INFO", "WARN"])
-        #expect(statistics.mapTasks > 1)
-        #expect(statistics.outputKeys == 4)
-    }
 
     @Test("a job without a combiner gets every value")
     func noCombiner() async throws {
