@@ -92,8 +92,9 @@ extension JobStatistics {
         public var outcome: Outcome
         /// What it worked on: `file:offset+length` for a map task, partitions for a reduce task.
         public var input: String
-        /// When it started and ended, in seconds since the job started.
+        /// When it started, in seconds since the job started.
         public var startSeconds: Double
+        /// When it ended, in seconds since the job started.
         public var endSeconds: Double
 
         /// How long it ran.
