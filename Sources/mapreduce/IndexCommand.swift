@@ -21,9 +21,17 @@ struct IndexCommand: AsyncParsableCommand {
             '%25', '%2C' and '%3A'. The file appears only when the job succeeds, and is what \
             'mapreduce streaming reduce index' writes.
 
+            --format csv, json or jsonl writes the same index with file names as they are (not escaped): \
+            csv (RFC 4180, CRLF) a 'word,file,count' header, then a row per word and file, its fields \
+            quoted when they hold a comma, a double quote or a line break; json one object, \
+            {"word": {"file": count, ...}, ...}, in word order, a file per line; jsonl a line per word, \
+            {"word":"...","files":{"file":count,...}}. Counts are JSON numbers; JSON replaces bytes that are \
+            not UTF-8 with U+FFFD (a file name has none: its invalid bytes are already \\xhh).
+
             Examples:
               mapreduce index Fixtures/corpus
               mapreduce index --output index.tsv --quiet docs/
+              mapreduce index --format csv --output index.csv docs/
             """
     )
 
@@ -33,8 +41,7 @@ struct IndexCommand: AsyncParsableCommand {
     @Option(help: "How many words to print, those found in the most files first.")
     var top: Int = 20
 
-    @Option(name: .shortAndLong, help: "Write the full 'word<TAB>file:count,...' dump to this file.")
-    var output: String?
+    @OptionGroup var dump: DumpOptions
 
     @OptionGroup var options: IndexOptions
 
@@ -52,7 +59,8 @@ struct IndexCommand: AsyncParsableCommand {
             configuration: self.engine.engineConfiguration(registry: .builtIn, progress: progress)
         )
         let top = self.top
-        let outputPath = self.output
+        let outputPath = self.dump.output
+        let format = self.dump.dumpFormat
         let statsPath = self.engine.statsJSON
         let ledger = OutputLedger()
         let hint = self.options.wordCount.invalidUTF8 == "strict"
@@ -66,14 +74,21 @@ struct IndexCommand: AsyncParsableCommand {
             ledger.opened(dump, statsFile)
             var ranking = IndexRanking(limit: top)
             var line: [UInt8] = []
+            // TSV is the job's own escaped text; the other formats are a row per word and file.
+            var writer = try dump.flatMap { format == .tsv ? nil : try IndexDump.writer(file: $0, format: format) }
             let statistics = try await engine.run(job, inputs: sources) { (word: RawSpan, files) in
                 ranking.add(word, files)
+                if writer != nil {
+                    try IndexDump.write(word, files, to: &writer!)
+                    return
+                }
                 guard let dump else { return }
                 line.removeAll(keepingCapacity: true)
                 word.withUnsafeBytes { line.append(contentsOf: $0) }
                 IndexDump.appendFiles(files, to: &line)
                 try dump.write(line)
             }
+            try writer?.finish()
             try statsFile?.write(statistics.json())
             try ledger.commit(dump)
             try ledger.commit(statsFile)
@@ -97,8 +112,25 @@ struct IndexOptions: JobOptions {
     func hint(for error: MapReduceError) -> String { self.wordCount.hint(for: error) }
 }
 
-/// The index's dump format.
+/// The index's dump formats.
 enum IndexDump {
+    /// CSV `word,file,count` rows, JSON `{"word": {"file": count, ...}, ...}`, JSON Lines
+    /// `{"word": "...", "files": {"file": count, ...}}`: file names as they are, not escaped.
+    static let layout = DumpLayout(columns: ["word", "file", "count"], keyColumns: 2, linesGroupName: "files")
+
+    /// A writer of the CSV, JSON or JSON Lines dump.
+    static func writer(file: OutputFile, format: DumpFormat) throws -> DumpWriter {
+        try DumpWriter(file: file, format: format, layout: Self.layout)
+    }
+
+    /// Writes a row per file of `word`, in the tally's order (by name).
+    static func write(_ word: RawSpan, _ files: Tally<ByteString>, to writer: inout DumpWriter) throws {
+        let word = DumpField.bytes(word.withUnsafeBytes { Array($0) })
+        for entry in files {
+            try writer.write(row: [word, .bytes(entry.element.bytes), .integer(entry.count)])
+        }
+    }
+
     /// Appends `<TAB>file:count,file:count` and a newline: the tally's streaming text, so that the dump
     /// and `streaming reduce index` write the same lines.
     static func appendFiles(_ files: Tally<ByteString>, to line: inout [UInt8]) {

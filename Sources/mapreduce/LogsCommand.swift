@@ -28,17 +28,26 @@ struct LogsCommand: AsyncParsableCommand {
             'malformed<TAB>REASON<TAB>lines' in the order above, for the reasons seen. The file appears \
             only when the job succeeds.
 
+            --format csv, json or jsonl writes the same rows with named fields: csv (RFC 4180, CRLF) a \
+            'kind,key,requests,bytes,clients,lines' header, then a row per status, hour and malformation \
+            reason (kind 'status', 'hour' or 'malformed'; status and hour rows leave lines empty, malformed \
+            rows fill only lines); json one object nested by kind and key, \
+            {"status": {"200": {"requests": N, "bytes": N, "clients": N}, ...}, "hour": {...}, \
+            "malformed": {"syntax": {"lines": N}}}, a row per line (a kind without rows is left out); jsonl \
+            an object per row, {"kind":"status","key":"200","requests":N,"bytes":N,"clients":N} or \
+            {"kind":"malformed","key":"syntax","lines":N}. Keys are strings, counts JSON numbers.
+
             Examples:
               mapreduce logs /var/log/nginx/access.log
               mapreduce logs --output report.tsv --workers 2 logs/
+              mapreduce logs --format json --output - --quiet access.log | jq .status
             """
     )
 
     @Argument(help: "Log files or directories to read; '-' or nothing (with piped input) reads standard input.")
     var paths: [String] = []
 
-    @Option(name: .shortAndLong, help: "Write the full tab-separated report to this file.")
-    var output: String?
+    @OptionGroup var dump: DumpOptions
 
     @OptionGroup var engine: EngineOptions
 
@@ -48,7 +57,8 @@ struct LogsCommand: AsyncParsableCommand {
         let engine = MapReduceEngine(
             configuration: self.engine.engineConfiguration(registry: .builtIn, progress: progress)
         )
-        let outputPath = self.output
+        let outputPath = self.dump.output
+        let format = self.dump.dumpFormat
         let statsPath = self.engine.statsJSON
         let ledger = OutputLedger()
         let (statistics, summary) = try await runReportingFailures(ledger: ledger, progress: progress) {
@@ -56,16 +66,19 @@ struct LogsCommand: AsyncParsableCommand {
             let statsFile = try statsPath.map { try OutputFile(destination: $0, role: "statistics file") }
             ledger.opened(dump, statsFile)
             var summary = AccessLogReport.Summary()
+            var writer = try dump.map { try DumpWriter(file: $0, format: format, layout: LogsDump.layout) }
             func write(_ row: AccessLogReport.Summary.Row?) throws {
-                guard let row, let dump else { return }
-                let name = row.dimension == .status ? "status" : "hour"
-                try dump.write("\(name)\t\(row.label)\t\(row.requests)\t\(row.bytes)\t\(row.clients)\n")
+                guard let row else { return }
+                try writer?.write(row: LogsDump.fields(row))
             }
             let statistics = try await engine.run(AccessLogReport(), inputs: sources) { key, value in
                 try write(summary.add(key, value))
             }
             try write(summary.finish())
-            for (reason, lines) in summary.malformed { try dump?.write("malformed\t\(reason)\t\(lines)\n") }
+            for (reason, lines) in summary.malformed {
+                try writer?.write(row: [.text("malformed"), .text(reason), nil, nil, nil, .integer(lines)])
+            }
+            try writer?.finish()
             try statsFile?.write(statistics.json())
             try ledger.commit(dump)
             try ledger.commit(statsFile)
@@ -90,4 +103,20 @@ struct LogsOptions: JobOptions {
     func makeJob() -> AccessLogReport { AccessLogReport() }
 
     func hint(for error: MapReduceError) -> String { "" }
+}
+
+/// The report's dump: a row per status, per hour, then per malformation reason.
+enum LogsDump {
+    /// `kind,key,requests,bytes,clients,lines`: `status` and `hour` rows fill requests, bytes and
+    /// clients; `malformed` rows (the reason as key) fill lines. JSON nests them by kind and key, JSON
+    /// Lines writes an object per row; TSV writes the fields that are there, as the reference does.
+    static let layout = DumpLayout(columns: ["kind", "key", "requests", "bytes", "clients", "lines"], keyColumns: 2)
+
+    /// A status or hour row's fields.
+    static func fields(_ row: AccessLogReport.Summary.Row) -> [DumpField?] {
+        [
+            .text(row.dimension == .status ? "status" : "hour"), .text(row.label), .integer(row.requests),
+            .integer(row.bytes), .integer(row.clients), nil,
+        ]
+    }
 }

@@ -112,8 +112,9 @@ struct DumpOptions: ParsableArguments {
 
     @Option(
         help: """
-            The dump's format: tsv (key<TAB>value lines), csv (RFC 4180, with a header row), json (one \
-            object, a member per key) or jsonl (JSON Lines, an object per key).
+            The dump's format: tsv (the job's tab-separated lines), csv (RFC 4180, with a header row), \
+            json (one object, a member per key) or jsonl (JSON Lines, an object per line); see the \
+            command's description.
             """
     )
     var format: String = "tsv"

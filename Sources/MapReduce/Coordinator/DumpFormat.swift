@@ -14,7 +14,8 @@ public enum DumpFormat: String, CaseIterable, Sendable, CustomStringConvertible 
     public var description: String { self.rawValue }
 }
 
-/// Writes key/value rows to an ``OutputFile`` in a ``DumpFormat``.
+/// Writes key/value rows, or rows of several columns shaped by a ``DumpLayout``, to an ``OutputFile``
+/// in a ``DumpFormat``.
 ///
 /// Keys are bytes. In TSV they are written as they are; CSV and JSON read them as UTF-8, and JSON
 /// escapes quotes, backslashes and control characters and replaces bytes that are not UTF-8 with
@@ -24,26 +25,42 @@ public struct DumpWriter {
     public let file: OutputFile
     /// The format.
     public let format: DumpFormat
+    /// The rows' columns and how JSON nests them.
+    public let layout: DumpLayout
     private let keyColumn: String
     private let valueColumn: String
-    private var rows = 0
-    private var line: [UInt8] = []
+    var rows = 0
+    var line: [UInt8] = []
+    /// The key columns of the last row written by ``write(row:)``: which JSON objects are open.
+    var openKeys: [DumpField?] = []
 
-    /// Starts a dump: writes the CSV header row now.
+    /// Starts a dump of key/value rows: writes the CSV header row now.
     /// - Parameters:
     ///   - file: Where to write.
     ///   - format: The format.
     ///   - keyColumn: What the key is called in a CSV header or a JSON Lines object ("word").
     ///   - valueColumn: What the value is called ("count").
     public init(file: OutputFile, format: DumpFormat, keyColumn: String, valueColumn: String) throws {
+        try self.init(file: file, format: format, layout: DumpLayout(columns: [keyColumn, valueColumn]))
+    }
+
+    /// Starts a dump of rows shaped by `layout`, written with ``write(row:)``: writes the CSV header
+    /// row now.
+    /// - Parameters:
+    ///   - file: Where to write.
+    ///   - format: The format.
+    ///   - layout: The rows' columns and how JSON nests them; it has at least two columns.
+    public init(file: OutputFile, format: DumpFormat, layout: DumpLayout) throws {
         self.file = file
         self.format = format
-        self.keyColumn = keyColumn
-        self.valueColumn = valueColumn
+        self.layout = layout
+        self.keyColumn = layout.columns[0]
+        self.valueColumn = layout.columns[1]
         if format == .csv {
-            Self.appendCSVField(Array(keyColumn.utf8), to: &self.line)
-            self.line.append(UInt8(ascii: ","))
-            Self.appendCSVField(Array(valueColumn.utf8), to: &self.line)
+            for (index, column) in layout.columns.enumerated() {
+                if index > 0 { self.line.append(UInt8(ascii: ",")) }
+                Self.appendCSVField(Array(column.utf8), to: &self.line)
+            }
             self.line += [0x0D, 0x0A]
             try self.flushLine()
         }
@@ -74,10 +91,21 @@ public struct DumpWriter {
 
     /// Ends the dump (closes the JSON object); the caller then commits the file.
     public mutating func finish() throws {
-        if self.format == .json {
-            self.line += Array((self.rows == 0 ? "{}\n" : "\n}\n").utf8)
-            try self.flushLine()
+        switch self.format {
+        case .json:
+            if self.rows == 0 {
+                self.line += Array("{}\n".utf8)
+            } else {
+                self.closeJSONObjects(downTo: 0)
+                self.line += Array("\n}\n".utf8)
+            }
+        case .jsonl:
+            guard self.layout.linesGroupName != nil && self.rows > 0 else { return }
+            self.line += Array("}}\n".utf8)
+        case .tsv, .csv:
+            return
         }
+        try self.flushLine()
     }
 
     private mutating func write(key: UnsafeRawBufferPointer, value: (inout [UInt8]) -> Void) throws {
@@ -112,7 +140,7 @@ public struct DumpWriter {
         try self.flushLine()
     }
 
-    private mutating func flushLine() throws {
+    mutating func flushLine() throws {
         try self.line.withUnsafeBytes { try self.file.write($0) }
         self.line.removeAll(keepingCapacity: true)
     }
