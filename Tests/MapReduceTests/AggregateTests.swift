@@ -114,4 +114,21 @@ struct AggregateTests {
             try [1, 1, 7, 0].withUnsafeBytes { try Tally<UInt8>(encodedBytes: $0) }
         }
     }
+
+    @Test("sets and tallies count the heap they grow; sums and pairs of sums count none")
+    func heapBytes() {
+        #expect(SumCombiner<Int>().heapBytes(of: 7) == 0)
+        var set = SortedSet<Int>()
+        var tally = Tally<Int>()
+        #expect(UnionCombiner<Int>().heapBytes(of: set) == 0 && TallyCombiner<Int>().heapBytes(of: tally) == 0)
+        for element in 0..<1000 {
+            UnionCombiner<Int>().combine(&set, with: SortedSet(element))
+            TallyCombiner<Int>().combine(&tally, with: Tally(element))
+        }
+        // At least the elements' own bytes, at most their buffers doubled, with a header.
+        #expect((8000...16_032).contains(UnionCombiner<Int>().heapBytes(of: set)), "\(set.heapBytes)")
+        #expect((16_000...32_032).contains(TallyCombiner<Int>().heapBytes(of: tally)), "\(tally.heapBytes)")
+        let pairs = PairCombiner(SumCombiner<Int>(), UnionCombiner<Int>())
+        #expect(pairs.heapBytes(of: Pair(3, set)) == set.heapBytes)
+    }
 }
