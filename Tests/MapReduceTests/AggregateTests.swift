@@ -131,4 +131,18 @@ struct AggregateTests {
         let pairs = PairCombiner(SumCombiner<Int>(), UnionCombiner<Int>())
         #expect(pairs.heapBytes(of: Pair(3, set)) == set.heapBytes)
     }
+
+    @Test("the suggested worker memory: only for many spills under pressure, enough for the worst worker")
+    func suggestedWorkerMemory() {
+        let mebibyte = 1 << 20
+        // One spill per worker, or one more: no hint.
+        #expect(JobStatistics.suggestWorkerMemory(budget: mebibyte, spillsPerWorker: []) == nil)
+        #expect(JobStatistics.suggestWorkerMemory(budget: mebibyte, spillsPerWorker: [1, 1, 1]) == nil)
+        #expect(JobStatistics.suggestWorkerMemory(budget: mebibyte, spillsPerWorker: [2, 2]) == nil)
+        // Two workers, 7 and 3 spills: 7 tables of 1 MiB for the worst, rounded up to a power of two.
+        #expect(JobStatistics.suggestWorkerMemory(budget: mebibyte, spillsPerWorker: [7, 3]) == 8 << 20)
+        #expect(JobStatistics.suggestWorkerMemory(budget: 3 * mebibyte, spillsPerWorker: [3]) == 16 << 20)
+        // Capped at 4 GiB.
+        #expect(JobStatistics.suggestWorkerMemory(budget: 1 << 30, spillsPerWorker: [10]) == 4 << 30)
+    }
 }
