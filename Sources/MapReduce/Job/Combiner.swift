@@ -16,7 +16,8 @@ public protocol Combiner<Value>: Sendable {
     /// The bytes of heap memory `value` owns beyond its inline size (its arrays' buffers, say), which a
     /// combining table counts toward the worker's memory budget.
     ///
-    /// Called before and after each ``combine(_:with:)`` on the map side, so it must be cheap: constant
+    /// Called before and after each ``combine(_:with:)`` into a combining table (a worker's map side, a
+    /// reduce task grouping unsorted spills, the streaming map step), so it must be cheap: constant
     /// time, an estimate from capacities rather than a walk over the elements. The default is 0, for
     /// values that own no heap or whose heap does not grow as they combine.
     func heapBytes(of value: Value) -> Int

@@ -86,6 +86,7 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
         self.valueHeapLimit = self.heapLimit(besideTable: self.table.memoryFootprint)
     }
 
+    /// ``valueHeapLimit`` beside a table that holds `footprint` bytes.
     @inlinable
     func heapLimit(besideTable footprint: Int) -> Int {
         max(self.configuration.memoryBudget - footprint, self.configuration.memoryBudget / 4)
