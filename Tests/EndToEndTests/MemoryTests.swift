@@ -59,6 +59,67 @@ struct MemoryTests {
         #expect(counts.count { $0 == UInt8(ascii: "\n") } > 1_900_000)
     }
 
+    /// Writes `files` files of `wordsPerFile` words each, drawn from a vocabulary of `vocabulary` random
+    /// words, from a fixed seed: each word is in a good share of the files, so the index's lists of files,
+    /// not its keys, take the memory.
+    static func writeIndexCorpus(in directory: String, files: Int, wordsPerFile: Int, vocabulary: Int) throws {
+        let words = Self.randomWords(count: vocabulary, seed: 5).split { $0 == 0x20 || $0 == 0x0A }
+        var state: UInt64 = 17
+        for file in 0..<files {
+            var text: [UInt8] = []
+            text.reserveCapacity(wordsPerFile * 10)
+            for index in 0..<wordsPerFile {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                text += words[Int(state >> 33) % words.count]
+                text.append(index % 10 == 9 ? 0x0A : 0x20)
+            }
+            try Files.write("\(directory)/file\(1000 + file).txt", text)
+        }
+    }
+
+    @Test(
+        "with --worker-memory 4M, the index's lists of files keep a worker within its budget",
+        .enabled(if: TestEnvironment.hasPython, "needs python3")
+    )
+    func indexListsWithinBudget() throws {
+        let scratch = try TemporaryDirectory("index-memory")
+        defer { scratch.remove() }
+        let corpus = scratch.file("corpus")
+        _ = mkdir(corpus, 0o700)
+        // About 18 MB in 2,000 files, 2 million (word, file) pairs of a 20,000-word vocabulary: unbounded,
+        // the lists of files take some 60 MiB in one worker, in a table whose keys take under 2 MiB.
+        try Self.writeIndexCorpus(in: corpus, files: 2_000, wordsPerFile: 1_000, vocabulary: 20_000)
+        let small = try self.runSampled(
+            [
+                "index", "--workers", "1", "--worker-memory", "4M", "--stats-json", scratch.file("small.json"),
+                "--output", scratch.file("small.tsv"), corpus,
+            ]
+        )
+        try #require(small.result.status == 0, "\(small.result)")
+        try #require(small.workers.count == 1, "workers seen: \(small.workers)")
+        // The budget, the fixed overhead, and as much again for what the budget does not count: the file
+        // names a list's entries point to, shared on the map side but each its own once decoded for a
+        // reduce task.
+        for peak in small.workers {
+            #expect(peak <= 2 * (4 << 20) + Self.fixedOverhead, "a worker peaked at \(peak >> 20) MiB")
+        }
+        let statistics = try StatisticsJSON(path: scratch.file("small.json"))
+        #expect((statistics.integer("pressure_spills") ?? 0) > 0, "\(statistics.text)")
+
+        let large = try TestEnvironment.mapreduce(
+            ["index", "--workers", "1", "--worker-memory", "1G", "--output", scratch.file("large.tsv"), corpus]
+        )
+        try #require(large.status == 0, "\(large)")
+        let dump = try Files.read(scratch.file("small.tsv"))
+        #expect(dump == (try Files.read(scratch.file("large.tsv"))), "the output depends on the budget")
+        let reference = try TestEnvironment.python(
+            "Fixtures/reference/index.py",
+            ["--output", scratch.file("python.tsv"), corpus]
+        )
+        try #require(reference.status == 0, "\(reference)")
+        #expect(dump == (try Files.read(scratch.file("python.tsv"))), "the output differs from the reference")
+    }
+
     @Test(
         "a word longer than a worker holds for one key fails the job, naming its file and offset",
         arguments: [

@@ -114,4 +114,35 @@ struct AggregateTests {
             try [1, 1, 7, 0].withUnsafeBytes { try Tally<UInt8>(encodedBytes: $0) }
         }
     }
+
+    @Test("sets and tallies count the heap they grow; sums and pairs of sums count none")
+    func heapBytes() {
+        #expect(SumCombiner<Int>().heapBytes(of: 7) == 0)
+        var set = SortedSet<Int>()
+        var tally = Tally<Int>()
+        #expect(UnionCombiner<Int>().heapBytes(of: set) == 0 && TallyCombiner<Int>().heapBytes(of: tally) == 0)
+        for element in 0..<1000 {
+            UnionCombiner<Int>().combine(&set, with: SortedSet(element))
+            TallyCombiner<Int>().combine(&tally, with: Tally(element))
+        }
+        // At least the elements' own bytes, at most their buffers doubled, with a header.
+        #expect((8000...16_032).contains(UnionCombiner<Int>().heapBytes(of: set)), "\(set.heapBytes)")
+        #expect((16_000...32_032).contains(TallyCombiner<Int>().heapBytes(of: tally)), "\(tally.heapBytes)")
+        let pairs = PairCombiner(SumCombiner<Int>(), UnionCombiner<Int>())
+        #expect(pairs.heapBytes(of: Pair(3, set)) == set.heapBytes)
+    }
+
+    @Test("the suggested worker memory: only for many spills under pressure, enough for the worst worker")
+    func suggestedWorkerMemory() {
+        let mebibyte = 1 << 20
+        // One spill per worker, or one more: no hint.
+        #expect(JobStatistics.suggestWorkerMemory(budget: mebibyte, spillsPerWorker: []) == nil)
+        #expect(JobStatistics.suggestWorkerMemory(budget: mebibyte, spillsPerWorker: [1, 1, 1]) == nil)
+        #expect(JobStatistics.suggestWorkerMemory(budget: mebibyte, spillsPerWorker: [2, 2]) == nil)
+        // Two workers, 7 and 3 spills: 7 tables of 1 MiB for the worst, rounded up to a power of two.
+        #expect(JobStatistics.suggestWorkerMemory(budget: mebibyte, spillsPerWorker: [7, 3]) == 8 << 20)
+        #expect(JobStatistics.suggestWorkerMemory(budget: 3 * mebibyte, spillsPerWorker: [3]) == 16 << 20)
+        // Capped at 4 GiB.
+        #expect(JobStatistics.suggestWorkerMemory(budget: 1 << 30, spillsPerWorker: [10]) == 4 << 30)
+    }
 }

@@ -73,6 +73,18 @@ public struct JobStatistics: Sendable {
     public var spills: Int
     /// The total size of the map output files, in bytes.
     public var spillBytes: Int
+    /// The map output files written under memory pressure: every spill beyond the one a worker writes
+    /// when its map output fits its memory budget. Each is a table the worker could not keep combining
+    /// within the budget.
+    public var pressureSpills = 0
+    /// A worker memory budget (``MapReduceEngine/Configuration/workerMemoryBudget``, `--worker-memory`)
+    /// that would most likely have spared the map side its spills under pressure, when there were many:
+    /// more than one per worker on average (so more than two spills per worker). Nil otherwise.
+    ///
+    /// The worker that spilled most, `n` times with a budget `b`, held its combined map output in `n`
+    /// tables of at most `b` each: one table of `n × b`, rounded up to a power of two mebibytes, holds
+    /// it too. Capped at 4 GiB, as much as a worker can reasonably ask for.
+    public var suggestedWorkerMemory: Int?
     /// Key/value pairs the mapper emitted.
     public var pairsEmitted: Int
     /// Keys in the output.
@@ -146,6 +158,12 @@ public struct JobStatistics: Sendable {
             " pairs emitted: \(self.pairsEmitted); map output: \(self.spills) spills, "
                 + "\(fixed(Double(self.spillBytes) / 1_048_576, 1)) MiB; output keys: \(self.outputKeys)"
         )
+        if let suggested = self.suggestedWorkerMemory {
+            lines.append(
+                " hint: \(self.pressureSpills) of \(self.spills) spills were written under memory pressure; "
+                    + "--worker-memory \(Self.describeBudget(suggested)) would likely avoid them"
+            )
+        }
         lines.append(contentsOf: self.formattedCounters())
         lines.append(
             " time: \(fixed(self.elapsedSeconds, 3)) s (map \(fixed(self.mapSeconds, 3)) s, "
@@ -173,6 +191,8 @@ public struct JobStatistics: Sendable {
         fields.append("\"workers_lost\": \(self.slots.reduce(0) { $0 + $1.workersLost })")
         fields.append("\"spills\": \(self.spills)")
         fields.append("\"spill_bytes\": \(self.spillBytes)")
+        fields.append("\"pressure_spills\": \(self.pressureSpills)")
+        fields.append("\"suggested_worker_memory\": \(self.suggestedWorkerMemory.map { "\($0)" } ?? "null")")
         fields.append("\"pairs_emitted\": \(self.pairsEmitted)")
         fields.append("\"output_keys\": \(self.outputKeys)")
         fields.append("\"map_chunksize\": \(jsonString(self.mapChunkSize.description))")
@@ -200,6 +220,26 @@ public struct JobStatistics: Sendable {
         fields.append("\"rawBytes\": \(self.wireRawBytes)")
         fields.append("\"compressedBytes\": \(self.wireCompressedBytes)")
         return "{\n  " + fields.joined(separator: ",\n  ") + "\n}\n"
+    }
+}
+
+extension JobStatistics {
+    /// ``suggestedWorkerMemory`` for a map side whose workers wrote `spillsPerWorker` spills each
+    /// (workers that wrote none left out) with a budget of `budget` bytes; nil when the spills beyond
+    /// one per worker are not more than the workers.
+    package static func suggestWorkerMemory(budget: Int, spillsPerWorker: [Int]) -> Int? {
+        let pressure = spillsPerWorker.reduce(0, +) - spillsPerWorker.count
+        guard pressure > spillsPerWorker.count, let most = spillsPerWorker.max() else { return nil }
+        let cap = 4 << 30
+        let needed = min(cap, most.multipliedReportingOverflow(by: max(budget, 1)).partialValue)
+        var suggested = 1 << 20
+        while suggested < needed { suggested <<= 1 }
+        return min(suggested, cap)
+    }
+
+    /// A budget as `--worker-memory` takes it: `16M`, `2G`.
+    static func describeBudget(_ bytes: Int) -> String {
+        bytes % (1 << 30) == 0 ? "\(bytes >> 30)G" : bytes % (1 << 20) == 0 ? "\(bytes >> 20)M" : "\(bytes)"
     }
 }
 

@@ -5,6 +5,7 @@ extension MapReduceEngine {
         peers: [PeerTraffic] = [],
         jobName: String,
         setting: ChunkSize,
+        workerMemoryBudget: Int,
         started: Int,
         mapEnded: Int,
         reduceEnded: Int,
@@ -72,6 +73,11 @@ extension MapReduceEngine {
             mapSeconds: Double(mapEnded - started) / 1e9,
             reduceSeconds: Double(max(0, reduceEnded - mapEnded)) / 1e9,
             mergeSeconds: Double(ended - reduceEnded) / 1e9
+        )
+        statistics.pressureSpills = counts.spills - counts.spillsPerSlot.count
+        statistics.suggestedWorkerMemory = JobStatistics.suggestWorkerMemory(
+            budget: workerMemoryBudget,
+            spillsPerWorker: Array(counts.spillsPerSlot.values)
         )
         statistics.counters = JobStatistics.Counters(counts.counters)
         statistics.attempts = attempts

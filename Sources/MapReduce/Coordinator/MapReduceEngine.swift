@@ -251,6 +251,7 @@ public struct MapReduceEngine: Sendable {
                 peers: links.map { $0.traffic.withLock { $0 } },
                 jobName: J.name,
                 setting: mapChunkSize,
+                workerMemoryBudget: self.configuration.workerMemoryBudget,
                 started: started,
                 mapEnded: mapEnded,
                 reduceEnded: reduceEnded,

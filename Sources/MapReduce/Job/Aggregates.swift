@@ -159,6 +159,12 @@ public struct PairCombiner<C1: Combiner, C2: Combiner>: Combiner {
         self.firstCombiner.combine(&accumulated.first, with: next.first)
         self.secondCombiner.combine(&accumulated.second, with: next.second)
     }
+
+    /// The heap both combiners count for their values.
+    @inlinable
+    public func heapBytes(of value: Pair<C1.Value, C2.Value>) -> Int {
+        self.firstCombiner.heapBytes(of: value.first) + self.secondCombiner.heapBytes(of: value.second)
+    }
 }
 
 /// Sums both values of a pair: two counts at once.

@@ -3,11 +3,30 @@
 /// Combining must be associative and must not change the result: the reducer sees some mix of original and
 /// combined values for each key. With a combiner, workers keep one value per distinct key in memory instead
 /// of every pair, which is what keeps memory flat as the input grows.
+///
+/// A worker's combining table counts toward its memory budget (`--worker-memory`): its slots and keys,
+/// and the heap its values own as ``heapBytes(of:)`` measures it. A combiner whose values grow as they
+/// combine (a list, a set) implements ``heapBytes(of:)``, so that the table is written out before they
+/// outgrow the budget; for values that own no heap (numbers) the default, zero, costs nothing.
 public protocol Combiner<Value>: Sendable {
     /// The values combined.
     associatedtype Value: WireCodable
     /// Folds `next` into `accumulated`.
     func combine(_ accumulated: inout Value, with next: Value)
+    /// The bytes of heap memory `value` owns beyond its inline size (its arrays' buffers, say), which a
+    /// combining table counts toward the worker's memory budget.
+    ///
+    /// Called before and after each ``combine(_:with:)`` into a combining table (a worker's map side, a
+    /// reduce task grouping unsorted spills, the streaming map step), so it must be cheap: constant
+    /// time, an estimate from capacities rather than a walk over the elements. The default is 0, for
+    /// values that own no heap or whose heap does not grow as they combine.
+    func heapBytes(of value: Value) -> Int
+}
+
+extension Combiner {
+    /// No heap: the default, for values such as numbers.
+    @inlinable @inline(__always)
+    public func heapBytes(of value: Value) -> Int { 0 }
 }
 
 /// Marks the combiner type of jobs that do not combine.

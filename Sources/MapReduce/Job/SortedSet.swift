@@ -6,8 +6,9 @@
 /// the count against it (and against the bytes left) before it allocates anything. Combining does not
 /// check it, since combining cannot fail, but every value is decoded between the map side and the
 /// reducer, so a key that collects more elements fails the job there, naming the limit. Each key's set
-/// is held whole in a worker's memory while it is combined, outside what `--worker-memory` counts: keep
-/// the elements small and the sets far below the bound, or count with a ``KeyPair`` key instead.
+/// is held whole in a worker's memory while it is combined; ``UnionCombiner`` counts its buffer
+/// (``heapBytes``) toward the worker's memory budget, but not the elements' own heap: keep the elements
+/// small and the sets far below the bound, or count with a ``KeyPair`` key instead.
 public struct SortedSet<Element: WireCodable & Comparable>: WireCodable, Sequence {
     /// The elements, ascending, without duplicates.
     @inlinable public var elements: [Element] { self.storage }
@@ -32,6 +33,13 @@ public struct SortedSet<Element: WireCodable & Comparable>: WireCodable, Sequenc
 
     /// How many elements there are.
     @inlinable public var count: Int { self.elements.count }
+
+    /// The bytes of heap the elements take: the array's buffer, by capacity, with its header. The
+    /// elements' own heap (a ``ByteString``'s bytes) is left out, as for ``Tally/heapBytes``.
+    @inlinable public var heapBytes: Int {
+        let capacity = self.storage.capacity
+        return capacity == 0 ? 0 : arrayHeaderBytes + capacity * MemoryLayout<Element>.stride
+    }
 
     /// Whether the set has no elements.
     @inlinable public var isEmpty: Bool { self.elements.isEmpty }
@@ -132,6 +140,10 @@ public struct UnionCombiner<Element: WireCodable & Comparable>: Combiner {
     public func combine(_ accumulated: inout SortedSet<Element>, with next: SortedSet<Element>) {
         accumulated.formUnion(next)
     }
+
+    /// The set's ``SortedSet/heapBytes``.
+    @inlinable
+    public func heapBytes(of value: SortedSet<Element>) -> Int { value.heapBytes }
 }
 
 /// Collects the distinct values of each key into one ``SortedSet``: the union of the sets emitted for it.
@@ -143,6 +155,10 @@ extension CombiningReducer {
     @inlinable
     public init<Element>() where C == UnionCombiner<Element> { self.init(UnionCombiner()) }
 }
+
+/// The header of an array's heap buffer on 64-bit platforms: an object header, the count and the
+/// capacity.
+@inlinable var arrayHeaderBytes: Int { 32 }
 
 extension Array where Element: Comparable {
     /// The first index whose element is not below `element` (the array being sorted).

@@ -3,7 +3,8 @@
 /// Combined by ``TallyCombiner``, which adds the counts of equal elements.
 ///
 /// The bound is ``SortedSet``'s: at most ``maximumCount`` elements when decoded, checked before anything
-/// is allocated; each key's tally is held whole in a worker's memory while it is combined.
+/// is allocated; each key's tally is held whole in a worker's memory while it is combined, and counted
+/// toward the worker's memory budget as ``heapBytes``.
 public struct Tally<Element: WireCodable & Comparable>: WireCodable, Sequence {
     /// One element and how many times it was seen.
     public struct Entry {
@@ -38,6 +39,16 @@ public struct Tally<Element: WireCodable & Comparable>: WireCodable, Sequence {
 
     /// Whether the tally has no elements.
     @inlinable public var isEmpty: Bool { self.entries.isEmpty }
+
+    /// The bytes of heap the entries take: the array's buffer, by capacity, with its header.
+    ///
+    /// The elements' own heap (a ``ByteString``'s bytes) is left out: a mapper usually emits one element
+    /// many times (the index emits the file it is reading), all sharing one buffer, which counting per
+    /// entry would count again and again. What grows with the pairs combined is the entries.
+    @inlinable public var heapBytes: Int {
+        let capacity = self.storage.capacity
+        return capacity == 0 ? 0 : arrayHeaderBytes + capacity * MemoryLayout<Entry>.stride
+    }
 
     /// The sum of the counts.
     @inlinable public var total: Int { self.entries.reduce(0) { $0 + $1.count } }
@@ -158,6 +169,10 @@ public struct TallyCombiner<Element: WireCodable & Comparable>: Combiner {
     public func combine(_ accumulated: inout Tally<Element>, with next: Tally<Element>) {
         accumulated.formSum(next)
     }
+
+    /// The tally's ``Tally/heapBytes``.
+    @inlinable
+    public func heapBytes(of value: Tally<Element>) -> Int { value.heapBytes }
 }
 
 extension CombiningReducer {

@@ -188,6 +188,9 @@ where J.JobMapper.Key: StreamingTextCodable, J.JobMapper.Value: StreamingTextCod
     @usableFromInline let keepsKey: (UnsafeRawBufferPointer) -> Bool
     @usableFromInline let writer: BufferedFileWriter
     @usableFromInline let memoryBudget: Int
+    /// The heap the table's values own (``Combiner/heapBytes(of:)``), which counts toward the budget with
+    /// the slots and keys, as in a worker's map side.
+    @usableFromInline var valueHeapBytes = 0
     @usableFromInline var line: [UInt8] = []
     /// The first error of a write made while draining, which cannot throw; ``takeError()`` rethrows it.
     @usableFromInline var pendingError: (any Error)?
@@ -224,7 +227,7 @@ where J.JobMapper.Key: StreamingTextCodable, J.JobMapper.Value: StreamingTextCod
                 if pending.isDropped { continue }
                 let length = Int(pending.length)
                 if _slowPath(!self.table.hasRoom(forKeyBytes: length)) && self.table.count > 0
-                    && self.table.footprintAfterRoom(forKeyBytes: length) > self.memoryBudget
+                    && self.table.footprintAfterRoom(forKeyBytes: length) &+ self.valueHeapBytes > self.memoryBudget
                 {
                     try self.writeTable()
                 }
@@ -235,10 +238,24 @@ where J.JobMapper.Key: StreamingTextCodable, J.JobMapper.Value: StreamingTextCod
                     key: batch.keyBytes(at: i),
                     length: length
                 )
+                let grown: Int
                 if inserted {
                     payload.initialize(to: batch.values[i])
+                    grown = combiner.heapBytes(of: payload.pointee)
                 } else {
+                    let before = combiner.heapBytes(of: payload.pointee)
                     combiner.combine(&payload.pointee, with: batch.values[i])
+                    grown = combiner.heapBytes(of: payload.pointee) &- before
+                }
+                // Zero at compile time for values without heap. The values keep at least a quarter of
+                // the budget, so that one value past it is written out with the rest each time it has
+                // grown by that much, not at every pair.
+                if grown != 0 {
+                    self.valueHeapBytes &+= grown
+                    if self.valueHeapBytes > max(self.memoryBudget - self.table.memoryFootprint, self.memoryBudget / 4)
+                    {
+                        try self.writeTable()
+                    }
                 }
             }
         } catch {
@@ -255,7 +272,10 @@ where J.JobMapper.Key: StreamingTextCodable, J.JobMapper.Value: StreamingTextCod
     @inlinable
     func writeTable() throws {
         guard self.table.count > 0 else { return }
-        defer { self.table.removeAll() }
+        defer {
+            self.table.removeAll()
+            self.valueHeapBytes = 0
+        }
         for slot in self.table.sortedSlots() {
             try self.write(key: self.table.key(atSlot: Int(slot)), value: self.table.payload(atSlot: Int(slot)).pointee)
         }

@@ -58,6 +58,10 @@ final class SpillConfiguration<P: Partitioner> {
 /// The table outlives tasks, so keys repeated across a worker's tasks are combined too. When the table
 /// would grow past the memory budget it is written out as a spill first, so a worker's memory stays
 /// bounded whatever the vocabulary; otherwise it is written once, when the coordinator asks for a flush.
+///
+/// The budget covers the table's slots and keys and the heap its values own (``Combiner/heapBytes(of:)``,
+/// summed as it changes with each insert and combine). For a combiner whose values own none, the
+/// change is a constant zero and its bookkeeping compiles away.
 @usableFromInline
 final class CombiningSink<C: Combiner, P: Partitioner> {
     @usableFromInline typealias Value = C.Value
@@ -65,12 +69,37 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
     @usableFromInline @exclusivity(unchecked) var table: KeyTable<Value>
     @usableFromInline let combiner: C
     @usableFromInline let configuration: SpillConfiguration<P>
+    /// The heap the table's values own, by the combiner's count.
+    @usableFromInline @exclusivity(unchecked) var valueHeapBytes = 0
+    /// How much heap the values may own before the table is spilled: what the budget leaves beside the
+    /// slots and keys, and at least a quarter of it, so that a table whose slots alone fill the budget
+    /// (one very long key) is not spilled at every pair, and one value larger than the budget is
+    /// spilled with the rest each time it has grown by that much.
+    @usableFromInline @exclusivity(unchecked) var valueHeapLimit: Int
 
     @usableFromInline
     init(combiner: C, configuration: SpillConfiguration<P>) {
         self.table = KeyTable(initialCapacity: 4096)
         self.combiner = combiner
         self.configuration = configuration
+        self.valueHeapLimit = 0
+        self.valueHeapLimit = self.heapLimit(besideTable: self.table.memoryFootprint)
+    }
+
+    /// ``valueHeapLimit`` beside a table that holds `footprint` bytes.
+    @inlinable
+    func heapLimit(besideTable footprint: Int) -> Int {
+        max(self.configuration.memoryBudget - footprint, self.configuration.memoryBudget / 4)
+    }
+
+    /// Adds `bytes` (which may be negative) to the values' heap, and spills the table if the heap has
+    /// outgrown what the budget leaves it. Returns whether it spilled.
+    @inlinable @inline(__always)
+    func valueHeapChanged(by bytes: Int) -> Bool {
+        self.valueHeapBytes &+= bytes
+        guard _slowPath(self.valueHeapBytes > self.valueHeapLimit) else { return false }
+        self.configuration.spillingMidTask { try self.spill() }
+        return true
     }
 
     @usableFromInline var prefetchHint: PrefetchHint { self.table.prefetchHint }
@@ -96,7 +125,15 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
                 length: length,
                 keys: keys
             ) {
+                let before = self.combiner.heapBytes(of: payload.pointee)
                 self.combiner.combine(&payload.pointee, with: batch.values[i])
+                let grown = self.combiner.heapBytes(of: payload.pointee) &- before
+                // Zero at compile time for values without heap: the branch goes with it.
+                if grown != 0 && self.valueHeapChanged(by: grown) {
+                    table = self.table
+                    probe = table.probe
+                    keys = table.keys
+                }
                 continue
             }
             if _slowPath(!table.hasRoom(forKeyBytes: length)) {
@@ -110,23 +147,31 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
                 key: key,
                 length: length
             )
+            let grown: Int
             if inserted {
                 payload.initialize(to: batch.values[i])
+                grown = self.combiner.heapBytes(of: payload.pointee)
             } else {
+                let before = self.combiner.heapBytes(of: payload.pointee)
                 self.combiner.combine(&payload.pointee, with: batch.values[i])
+                grown = self.combiner.heapBytes(of: payload.pointee) &- before
             }
+            if grown != 0 && self.valueHeapChanged(by: grown) { table = self.table }
             probe = table.probe
             keys = table.keys
         }
     }
 
-    /// The table is full: spill it if growing would pass the budget (the table then grows only if one
-    /// key alone needs it), else let it grow.
+    /// The table is full: spill it if growing would pass the budget, counting the values' heap (the
+    /// table then grows only if one key alone needs it), else let it grow.
     @usableFromInline
     func makeRoom(forKeyBytes length: Int) {
-        guard self.table.count > 0,
-            self.table.footprintAfterRoom(forKeyBytes: length) > self.configuration.memoryBudget
-        else { return }
+        guard self.table.count > 0 else { return }
+        let footprint = self.table.footprintAfterRoom(forKeyBytes: length)
+        guard footprint &+ self.valueHeapBytes > self.configuration.memoryBudget else {
+            self.valueHeapLimit = self.heapLimit(besideTable: footprint)
+            return
+        }
         self.configuration.spillingMidTask { try self.spill() }
     }
 
@@ -155,7 +200,11 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
         // Emptied even when writing fails: the error fails the job, and memory stays bounded meanwhile.
         defer {
             records.deallocate()
-            if !last { table.removeAll() }
+            if !last {
+                table.removeAll()
+                self.valueHeapBytes = 0
+                self.valueHeapLimit = self.heapLimit(besideTable: table.memoryFootprint)
+            }
         }
         var value = WireWriter(capacity: 64)
         for slot in 0...table.slotMask where table.slots[slot].meta != 0 {
@@ -192,6 +241,8 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
     @usableFromInline
     func releaseMemory() {
         self.table = KeyTable(initialCapacity: 4096)
+        self.valueHeapBytes = 0
+        self.valueHeapLimit = self.heapLimit(besideTable: self.table.memoryFootprint)
     }
 }
 

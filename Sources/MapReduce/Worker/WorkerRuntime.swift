@@ -294,6 +294,9 @@ final class WorkerRuntime<J: MapReduceJob> {
         )
         var partials: [ReduceTask.Input] = []
         defer { removeWorkFiles(partials.map(\.path)) }
+        // The heap the combined values own (``Combiner/heapBytes(of:)``), which counts toward the budget
+        // as on the map side; always 0, and its checks compiled away, for values without heap.
+        var valueHeap = 0
         for input in task.inputs where input.length > 0 {
             // Mapped, not read: the page cache holds the segments, not the worker's memory.
             let file = try MappedFile(intermediate: input.path)
@@ -307,12 +310,23 @@ final class WorkerRuntime<J: MapReduceJob> {
                 let key = try records.readLengthPrefixedBytes()
                 let value = try records.readLengthPrefixed(J.Value.self)
                 if _slowPath(!grouping.hasRoom(forKeyBytes: key.count)), grouping.count > 0,
-                    grouping.peakFootprint(afterRoomForKeyBytes: key.count) > budget
+                    grouping.peakFootprint(afterRoomForKeyBytes: key.count) &+ valueHeap > budget
                 {
                     partials.append(try self.writePartialRun(grouping))
                     grouping.removeAll()
+                    valueHeap = 0
                 }
-                grouping.add(key: key, value: value, combiner: self.combiner)
+                let grown = grouping.add(key: key, value: value, combiner: self.combiner)
+                if grown != 0 {
+                    valueHeap &+= grown
+                    // As on the map side, the values keep at least a quarter of the budget, so that one
+                    // value past it is written out with the rest each time it has grown by that much.
+                    if valueHeap > max(budget - grouping.peakFootprint(afterRoomForKeyBytes: 0), budget / 4) {
+                        partials.append(try self.writePartialRun(grouping))
+                        grouping.removeAll()
+                        valueHeap = 0
+                    }
+                }
             }
         }
         guard !partials.isEmpty else { return try self.reduceGrouped(grouping, into: run) }
@@ -440,8 +454,10 @@ struct ReduceGrouping<Value: WireCodable> {
         self.lists = KeyTable(initialCapacity: combining ? 16 : capacity)
     }
 
+    /// Adds one record; returns by how much the combined values' heap grew (``Combiner/heapBytes(of:)``).
     @inlinable
-    mutating func add<C: Combiner>(key: UnsafeRawBufferPointer, value: Value, combiner: C?) where C.Value == Value {
+    mutating func add<C: Combiner>(key: UnsafeRawBufferPointer, value: Value, combiner: C?) -> Int
+    where C.Value == Value {
         let base = key.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!
         let (first, second, hash) = KeyWords.summary(of: base, length: key.count)
         if let combiner {
@@ -454,9 +470,11 @@ struct ReduceGrouping<Value: WireCodable> {
             )
             if inserted {
                 payload.initialize(to: value)
-            } else {
-                combiner.combine(&payload.pointee, with: value)
+                return combiner.heapBytes(of: payload.pointee)
             }
+            let before = combiner.heapBytes(of: payload.pointee)
+            combiner.combine(&payload.pointee, with: value)
+            return combiner.heapBytes(of: payload.pointee) &- before
         } else {
             let (payload, inserted) = self.lists.findOrInsert(
                 hash: hash,
@@ -472,6 +490,7 @@ struct ReduceGrouping<Value: WireCodable> {
                 payload.pointee = Int32(self.values.count)
             }
             self.values.append(value)
+            return 0
         }
     }
 

@@ -10,7 +10,8 @@ public import MapReduce
 ///
 /// Keys are the words' UTF-8 bytes (code-point order); each value is a `Tally` of file names, sorted
 /// by their bytes, combined map-side by `TallyCombiner`. A word's list of files is held whole in a
-/// worker's memory while it is combined, and at most `Tally.maximumCount` files.
+/// worker's memory while it is combined, and at most `Tally.maximumCount` files; the lists count toward
+/// `--worker-memory`, so a worker writes its table out before they outgrow it.
 public struct InvertedIndex: MapReduceJob {
     public static let name = "index"
 
