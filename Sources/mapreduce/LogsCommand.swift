@@ -58,14 +58,13 @@ struct LogsCommand: AsyncParsableCommand {
             var summary = AccessLogReport.Summary()
             func write(_ row: AccessLogReport.Summary.Row?) throws {
                 guard let row, let dump else { return }
-                let name = row.dimension == .status ? "status" : "hour"
-                try dump.write("\(name)\t\(row.label)\t\(row.requests)\t\(row.bytes)\t\(row.clients)\n")
+                try dump.write(row.dumpLine)
             }
             let statistics = try await engine.run(AccessLogReport(), inputs: sources) { key, value in
                 try write(summary.add(key, value))
             }
             try write(summary.finish())
-            for (reason, lines) in summary.malformed { try dump?.write("malformed\t\(reason)\t\(lines)\n") }
+            for line in summary.malformedDumpLines { try dump?.write(line) }
             try statsFile?.write(statistics.json())
             try ledger.commit(dump)
             try ledger.commit(statsFile)

@@ -71,6 +71,13 @@ public struct AccessLogReport: MapReduceJob {
             public var label: String {
                 self.dimension == .hour ? AccessLogLine.formatHour(self.bucket) : String(self.bucket)
             }
+
+            /// The row's line in the `--output` dump, with its `\n`:
+            /// `status<TAB>404<TAB>requests<TAB>bytes<TAB>clients`, or `hour<TAB>2026-12-06T14:00Z<TAB>…`.
+            public var dumpLine: String {
+                let name = self.dimension == .status ? "status" : "hour"
+                return "\(name)\t\(self.label)\t\(self.requests)\t\(self.bytes)\t\(self.clients)\n"
+            }
         }
 
         /// Per status code, ascending.
@@ -85,6 +92,10 @@ public struct AccessLogReport: MapReduceJob {
 
         /// All malformed lines.
         public var malformedLines: Int { self.malformed.reduce(0) { $0 + $1.lines } }
+
+        /// The `--output` dump's last lines, each with its `\n`: `malformed<TAB>REASON<TAB>lines` per reason,
+        /// in the report's order.
+        public var malformedDumpLines: [String] { self.malformed.map { "malformed\t\($0.reason)\t\($0.lines)\n" } }
 
         /// Folds in one output of the job; keys must come in order, as the engine hands them over.
         /// - Returns: The row this key completed, if the previous row is now whole; see ``finish()``.
