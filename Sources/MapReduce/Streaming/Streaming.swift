@@ -25,7 +25,8 @@ public enum Streaming {
     public struct Options: Sendable {
         /// What the map step's combining table and the reduce step's values of one key may hold.
         public var memoryBudget: Int
-        /// The longest input line accepted.
+        /// The longest input line accepted, in bytes, not counting its terminator (`\n`, `\r\n`, or for the
+        /// map step also a lone `\r`): a line of exactly this length is accepted, one byte more is an error.
         public var maximumRecordBytes: Int
         /// What errors call the input.
         public var inputName: String
