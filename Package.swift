@@ -96,7 +96,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["MapReduce", "MapReduceTestSupport", "mapreduce"],
+            dependencies: ["MapReduce", "MapReduceJobs", "MapReduceTestSupport", "mapreduce"],
             swiftSettings: defaultSwiftSettings
         ),
     ]

@@ -15,9 +15,9 @@ toolchain needed on the nodes) at --binary's path. The job is three SQL steps:
   3. reduce: `TRANSFORM(key, value) USING 'mapreduce streaming reduce wordcount'` on each partition.
 
 TRANSFORM fails loudly: a child that exits non-zero fails its task, with the child's stderr (our
-`mapreduce: ...` line) in the exception, and after spark.task.maxFailures attempts the job. Each
-command reads its input to the end before it exits on an error, or Spark could report a bare "Broken
-pipe" instead (see shell_pipeline). PySpark's `rdd.pipe` would also do, with checkCode=True and env=,
+`mapreduce: ...` line) in the exception, and after spark.task.maxFailures attempts the job. A failing
+step reads the rest of its input before it exits, or Spark would report a bare "Broken pipe" instead:
+`mapreduce streaming` does that itself, so the commands need no wrapper (see shell_pipeline). PySpark's `rdd.pipe` would also do, with checkCode=True and env=,
 but its exception does not carry stderr.
 
 What Spark hands the mapper is text: every text path (TRANSFORM, rdd.pipe, textFile) decodes the line
@@ -40,8 +40,9 @@ from pyspark.sql import DataFrame, SparkSession
 
 TAB_FORMAT = "ROW FORMAT DELIMITED FIELDS TERMINATED BY '\\t' LINES TERMINATED BY '\\n'"
 
-# Each input line arrives as hex (with its \n appended): this turns it back into the line's bytes. It
-# dies of SIGPIPE, silently, when the mapper has failed, so that the mapper's line is the error.
+# Each input line arrives as hex (with its \n appended): this turns it back into the line's bytes. A
+# failing mapper drains what this writes, so it reads Spark's rows to the end; should the mapper ever
+# be gone, it dies of SIGPIPE, silently, so that the mapper's line stays the error.
 HEX_DECODER = ("python3 -c 'import signal, sys\n"
                "signal.signal(signal.SIGPIPE, signal.SIG_DFL)\n"
                "for line in sys.stdin: sys.stdout.buffer.write(bytes.fromhex(line))'")
@@ -55,11 +56,13 @@ def sql_string(text: str) -> str:
 def shell_pipeline(*commands: str) -> str:
     """One `bash -c` script (TRANSFORM's shell) that fails if any of `commands` fails.
 
-    After a failure it reads the rest of its input before exiting: Spark reports the child's stderr
-    (our `mapreduce: ...` line) only if its feeding thread did not fail first, and that thread fails
-    with a bare "Broken pipe" when the child exits while rows are still being written to it.
+    Spark reports the child's stderr (our `mapreduce: ...` line) only if its feeding thread did not fail
+    first, and that thread fails with a bare "Broken pipe" when the child exits while rows are still
+    being written to it. A failing `mapreduce streaming` step reads the rest of its input before it
+    exits, so no `cat > /dev/null` is needed after it: when the map step fails in `map | sort | combine`
+    it still reads Spark's rows to the end, and `sort` and `combine` see a clean end of input.
     """
-    return "set -o pipefail; " + " | ".join(commands) + "; status=$?; cat > /dev/null; exit $status"
+    return " | ".join(commands) if len(commands) == 1 else "set -o pipefail; " + " | ".join(commands)
 
 
 def map_command(binary: str, job: str, options: Sequence[str] = (), combine: bool = False,

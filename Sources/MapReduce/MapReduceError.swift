@@ -131,6 +131,15 @@ extension MapReduceError {
             input: input
         )
     }
+
+    /// What a mapper's error becomes: a ``MapReduceError`` as it is, anything else a job failure
+    /// (`the mapper threw: …`) at `origin`, with the error underneath. Out of line: it is the cold path of
+    /// every map loop, which catches once per block, never per record.
+    @usableFromInline
+    static func mapperThrew(_ error: any Error, at origin: InputOrigin) -> MapReduceError {
+        if let error = error as? MapReduceError { return error }
+        return MapReduceError(.jobFailed, "the mapper threw: \(error)", input: origin.description, underlying: error)
+    }
 }
 
 extension String {

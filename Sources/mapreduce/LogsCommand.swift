@@ -66,18 +66,18 @@ struct LogsCommand: AsyncParsableCommand {
             let statsFile = try statsPath.map { try OutputFile(destination: $0, role: "statistics file") }
             ledger.opened(dump, statsFile)
             var summary = AccessLogReport.Summary()
-            var writer = try dump.map { try DumpWriter(file: $0, format: format, layout: LogsDump.layout) }
+            var writer = try dump.map {
+                try DumpWriter(file: $0, format: format, layout: AccessLogReport.Summary.dumpLayout)
+            }
             func write(_ row: AccessLogReport.Summary.Row?) throws {
                 guard let row else { return }
-                try writer?.write(row: LogsDump.fields(row))
+                try writer?.write(row: row.dumpFields)
             }
             let statistics = try await engine.run(AccessLogReport(), inputs: sources) { key, value in
                 try write(summary.add(key, value))
             }
             try write(summary.finish())
-            for (reason, lines) in summary.malformed {
-                try writer?.write(row: [.text("malformed"), .text(reason), nil, nil, nil, .integer(lines)])
-            }
+            for fields in summary.malformedDumpRows { try writer?.write(row: fields) }
             try writer?.finish()
             try statsFile?.write(statistics.json())
             try ledger.commit(dump)
@@ -103,20 +103,4 @@ struct LogsOptions: JobOptions {
     func makeJob() -> AccessLogReport { AccessLogReport() }
 
     func hint(for error: MapReduceError) -> String { "" }
-}
-
-/// The report's dump: a row per status, per hour, then per malformation reason.
-enum LogsDump {
-    /// `kind,key,requests,bytes,clients,lines`: `status` and `hour` rows fill requests, bytes and
-    /// clients; `malformed` rows (the reason as key) fill lines. JSON nests them by kind and key, JSON
-    /// Lines writes an object per row; TSV writes the fields that are there, as the reference does.
-    static let layout = DumpLayout(columns: ["kind", "key", "requests", "bytes", "clients", "lines"], keyColumns: 2)
-
-    /// A status or hour row's fields.
-    static func fields(_ row: AccessLogReport.Summary.Row) -> [DumpField?] {
-        [
-            .text(row.dimension == .status ? "status" : "hour"), .text(row.label), .integer(row.requests),
-            .integer(row.bytes), .integer(row.clients), nil,
-        ]
-    }
 }

@@ -137,6 +137,10 @@ enum StreamingJobs {
     {
         let parsed = try Self.parse(type, arguments)
         let job = parsed.makeJob()
+        // The error line goes out first, then the rest of the input is drained: a human watching a
+        // pipeline sees the error at once, and the writer (Spark, Hadoop) never sees a broken pipe.
+        var options = options
+        options.drainsInputOnError = false
         do {
             switch step {
             case .map: try Streaming.map(job, options: options)
@@ -146,7 +150,11 @@ enum StreamingJobs {
         } catch let error as MapReduceError {
             if error.errorNumber == EPIPE { throw ExitCode(128 + SIGPIPE) }
             printToStandardError("mapreduce: \(error)\(parsed.hint(for: error))")
+            Streaming.drainInput()
             throw ExitCode(1)
+        } catch {
+            Streaming.drainInput()
+            throw error
         }
     }
 }

@@ -1,3 +1,5 @@
+import MapReduce
+import MapReduceJobs
 import MapReduceTestSupport
 import Testing
 
@@ -45,55 +47,24 @@ struct JobStreamingTests {
         try #require(local.status == 0, "\(local)")
         let streamed = try self.pipeline("logs", input: input)
         try #require(streamed.status == 0, "\(streamed)")
-        // KEY<TAB>VALUE: `dimension,bucket,client<TAB>requests,bytes`, in key order. Fold each bucket's
-        // clients as the command does.
-        var rows: [String] = []
-        var open: (dimension: Int, bucket: Int, requests: Int, bytes: Int, clients: Int)?
-        func close() {
-            guard let row = open else { return }
-            let label = row.dimension == 1 ? String(row.bucket) : hourLabel(row.bucket)
-            rows.append(
-                "\(row.dimension == 1 ? "status" : "hour")\t\(label)\t\(row.requests)\t\(row.bytes)\t\(row.clients)"
-            )
-            open = nil
-        }
-        var malformed: [String] = []
-        let reasons = ["", "too-long", "binary", "syntax", "bad-date", "bad-status"]
-        for line in streamed.stdout.split(separator: "\n") {
-            let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
-            try #require(fields.count == 2, "\(line)")
-            let key = fields[0].split(separator: ",", omittingEmptySubsequences: false)
-            let value = fields[1].split(separator: ",")
-            let (dimension, bucket) = (Int(key[0])!, Int(key[1])!)
-            let (requests, bytes) = (Int(value[0])!, Int(value[1])!)
-            if dimension == 3 {
-                close()
-                malformed.append("malformed\t\(reasons[bucket])\t\(requests)")
-            } else if let row = open, row.dimension == dimension, row.bucket == bucket {
-                open = (dimension, bucket, row.requests + requests, row.bytes + bytes, row.clients + 1)
-            } else {
-                close()
-                open = (dimension, bucket, requests, bytes, 1)
+        // KEY<TAB>VALUE: `dimension,bucket,client<TAB>requests,bytes`, in key order: the pairs the job hands
+        // the logs command, folded and written out as the command does.
+        let folded = scratch.file("folded.tsv")
+        let file = try OutputFile(destination: folded)
+        var writer = try DumpWriter(file: file, format: .tsv, layout: AccessLogReport.Summary.dumpLayout)
+        var summary = AccessLogReport.Summary()
+        for line in streamed.standardOutput.split(separator: 0x0A) {
+            let tab = try #require(line.firstIndex(of: 0x09), "\(line)")
+            let key = try Array(line[..<tab]).withUnsafeBytes {
+                try KeyTriple<UInt8, Int64, ByteString>(streamingText: $0)
             }
+            let value = try Array(line[(tab + 1)...]).withUnsafeBytes { try Pair<Int, Int>(streamingText: $0) }
+            if let row = summary.add(key, value) { try writer.write(row: row.dumpFields) }
         }
-        close()
-        let expected = String(decoding: try Files.read(dump), as: UTF8.self)
-        #expect((rows + malformed).map { $0 + "\n" }.joined() == expected)
+        if let row = summary.finish() { try writer.write(row: row.dumpFields) }
+        for fields in summary.malformedDumpRows { try writer.write(row: fields) }
+        try writer.finish()
+        try file.commit()
+        #expect(try Files.read(folded) == Files.read(dump))
     }
-}
-
-/// `YYYY-MM-DDTHH:00Z` for hours since 1970-01-01T00:00Z (Howard Hinnant's civil_from_days).
-func hourLabel(_ hours: Int) -> String {
-    let days = hours >= 0 ? hours / 24 : (hours - 23) / 24
-    let z = days + 719468
-    let era = (z >= 0 ? z : z - 146096) / 146097
-    let dayOfEra = z - era * 146097
-    let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146096) / 365
-    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-    let mp = (5 * dayOfYear + 2) / 153
-    let day = dayOfYear - (153 * mp + 2) / 5 + 1
-    let month = mp < 10 ? mp + 3 : mp - 9
-    let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-    func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-    return "\(year)-\(two(month))-\(two(day))T\(two(hours - days * 24)):00Z"
 }

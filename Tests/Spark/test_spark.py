@@ -147,6 +147,19 @@ class SparkWordCountTests(unittest.TestCase):
         inputs = [support.invalid_utf8_corpus(self.directory)]
         self.assertJobFails(inputs, "--strict-bytes", message="mapreduce: <stdin>: invalid UTF-8")
 
+    def test_a_mapper_failing_while_spark_still_feeds_it_fails_the_job_with_our_error(self) -> None:
+        """The mapper fails on the first line of a 24 MiB split, while Spark is still writing rows to
+        it: it reads the rest before it exits, so Spark reports our line, not a bare Broken pipe (the
+        recipe has no `cat > /dev/null` wrapper). Alone and in `map | sort | combine`."""
+        path = self.directory / "fails-early.txt"
+        with open(path, "wb") as out:
+            out.write(b"bad \xff line\n")
+            out.write(b"many good words on many good lines\n" * ((24 << 20) // 35))
+        for options in [("--strict-bytes",), ("--strict-bytes", "--combine")]:
+            with self.subTest(options=options):
+                text = self.assertJobFails([path], *options, message="mapreduce: <stdin>: invalid UTF-8")
+                self.assertNotIn("Broken pipe", text)
+
     def test_replace_option_reaches_the_mapper(self) -> None:
         inputs = [support.invalid_utf8_corpus(self.directory)]
         self.assertSameAsLocal(inputs, "--strict-bytes", "--invalid-utf8", "replace",

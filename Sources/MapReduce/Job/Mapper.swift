@@ -154,12 +154,7 @@ extension Mapper {
                     if error.input == nil { error.input = origin.advanced(by: lineStart).description }
                     throw error
                 } catch {
-                    throw MapReduceError(
-                        .jobFailed,
-                        "the mapper threw: \(error)",
-                        input: origin.advanced(by: lineStart).description,
-                        underlying: error
-                    )
+                    throw MapReduceError.mapperThrew(error, at: origin.advanced(by: lineStart))
                 }
                 lineStart = nextStart
             }

@@ -114,17 +114,12 @@ public struct SortedSet<Element: WireCodable & Comparable>: WireCodable, Sequenc
     @inlinable
     public init(decoding reader: inout WireReader) throws {
         // Every element takes at least its one-byte length.
-        let count = try reader.readCount(limit: Swift.min(Self.maximumCount, reader.remaining))
-        var elements: [Element] = []
-        elements.reserveCapacity(count)
-        for _ in 0..<count {
-            let element = try reader.readLengthPrefixed(Element.self)
-            if let last = elements.last, !(last < element) {
-                throw MapReduceError(.protocolViolation, "a sorted set's elements are not strictly ascending")
-            }
-            elements.append(element)
-        }
-        self.storage = elements
+        self.storage = try reader.readSortedElements(
+            maximumCount: Self.maximumCount,
+            minimumElementBytes: 1,
+            what: "a sorted set's",
+            by: <
+        ) { try $0.readLengthPrefixed(Element.self) }
     }
 }
 

@@ -140,19 +140,18 @@ public struct Tally<Element: WireCodable & Comparable>: WireCodable, Sequence {
     @inlinable
     public init(decoding reader: inout WireReader) throws {
         // Every entry takes at least two bytes: the element's length and its count.
-        let count = try reader.readCount(limit: Swift.min(Self.maximumCount, reader.remaining / 2))
-        var entries: [Entry] = []
-        entries.reserveCapacity(count)
-        for _ in 0..<count {
-            let element = try reader.readLengthPrefixed(Element.self)
-            let times = try reader.readCount(limit: Int.max)
-            guard times >= 1 else { throw MapReduceError(.protocolViolation, "a tally counts an element 0 times") }
-            if let last = entries.last, !(last.element < element) {
-                throw MapReduceError(.protocolViolation, "a tally's elements are not strictly ascending")
+        self.storage = try reader.readSortedElements(
+            maximumCount: Self.maximumCount,
+            minimumElementBytes: 2,
+            what: "a tally's",
+            by: { $0.element < $1.element },
+            readElement: { reader in
+                let element = try reader.readLengthPrefixed(Element.self)
+                let times = try reader.readCount(limit: Int.max)
+                guard times >= 1 else { throw MapReduceError(.protocolViolation, "a tally counts an element 0 times") }
+                return Entry(element, count: times)
             }
-            entries.append(Entry(element, count: times))
-        }
-        self.storage = entries
+        )
     }
 }
 

@@ -25,10 +25,15 @@ public enum Streaming {
     public struct Options: Sendable {
         /// What the map step's combining table and the reduce step's values of one key may hold.
         public var memoryBudget: Int
-        /// The longest input line accepted.
+        /// The longest input line accepted, in bytes, not counting its terminator (`\n`, `\r\n`, or for the
+        /// map step also a lone `\r`): a line of exactly this length is accepted, one byte more is an error.
         public var maximumRecordBytes: Int
         /// What errors call the input.
         public var inputName: String
+        /// Whether a step that fails reads and discards the rest of its input before it throws
+        /// (``Streaming/drainInput(_:)``), so that its writer never sees a broken pipe; true by default.
+        /// Set it to false to print the error first, then call ``Streaming/drainInput(_:)``.
+        public var drainsInputOnError = true
 
         /// Creates options.
         /// - Parameters:
@@ -49,13 +54,25 @@ public enum Streaming {
     ///   - output: The descriptor to write, standard output by default; closed at the end.
     ///   - options: Limits.
     /// - Throws: ``MapReduceError``: what the mapper throws (with the input offset), an oversized key or
-    ///   line, a failed read or write.
+    ///   line, a failed read or write; after draining the input (``Options/drainsInputOnError``).
     @inlinable
     public static func map<J: MapReduceJob>(
         _ job: J,
         input: CInt = STDIN_FILENO,
         output: CInt = STDOUT_FILENO,
         options: Options = Options()
+    ) throws where J.JobMapper.Key: StreamingTextCodable, J.JobMapper.Value: StreamingTextCodable {
+        try Self.drainingInputOnError(input, options) {
+            try Self.runMap(job, input: input, output: output, options: options)
+        }
+    }
+
+    @inlinable
+    static func runMap<J: MapReduceJob>(
+        _ job: J,
+        input: CInt,
+        output: CInt,
+        options: Options
     ) throws where J.JobMapper.Key: StreamingTextCodable, J.JobMapper.Value: StreamingTextCodable {
         let reader = StreamingInput(
             descriptor: input,
@@ -78,15 +95,8 @@ public enum Streaming {
             let origin = InputOrigin(path: options.inputName, offset: offset)
             do {
                 try mapper.map(lines: RawSpan(_unsafeBytes: lines), at: origin, into: &emitter)
-            } catch let error as MapReduceError {
-                throw error
             } catch {
-                throw MapReduceError(
-                    .jobFailed,
-                    "the mapper threw: \(error)",
-                    input: origin.description,
-                    underlying: error
-                )
+                throw MapReduceError.mapperThrew(error, at: origin)
             }
             if let length = emitter.takeOversizedKeyLength() {
                 throw MapReduceError.keyTooLong(length, limit: emitter.maximumKeyBytes, input: origin.description)
@@ -102,13 +112,26 @@ public enum Streaming {
     /// The combine step: `KEY<TAB>VALUE` lines in, each run of equal keys combined into one line, in the
     /// same order. A job without a combiner passes every pair through unchanged (after checking it).
     /// - Parameters: As for ``map(_:input:output:options:)``.
-    /// - Throws: ``MapReduceError`` for a malformed line or a failed read or write.
+    /// - Throws: ``MapReduceError`` for a malformed line or a failed read or write; after draining the
+    ///   input (``Options/drainsInputOnError``).
     @inlinable
     public static func combine<J: MapReduceJob>(
         _ job: J,
         input: CInt = STDIN_FILENO,
         output: CInt = STDOUT_FILENO,
         options: Options = Options()
+    ) throws where J.JobMapper.Key: StreamingTextCodable, J.JobMapper.Value: StreamingTextCodable {
+        try Self.drainingInputOnError(input, options) {
+            try Self.runCombine(job, input: input, output: output, options: options)
+        }
+    }
+
+    @inlinable
+    static func runCombine<J: MapReduceJob>(
+        _ job: J,
+        input: CInt,
+        output: CInt,
+        options: Options
     ) throws where J.JobMapper.Key: StreamingTextCodable, J.JobMapper.Value: StreamingTextCodable {
         let combiner = job.makeCombiner()
         try StreamingGroups<J>.run(input: input, output: output, options: options, requiresSortedKeys: false) {
@@ -128,13 +151,30 @@ public enum Streaming {
     /// The reduce step: `KEY<TAB>VALUE` lines sorted by key in, one `KEY<TAB>OUTPUT` line per key out.
     /// - Parameters: As for ``map(_:input:output:options:)``.
     /// - Throws: ``MapReduceError`` for a malformed or out-of-order line, what the reducer throws, or a
-    ///   failed read or write.
+    ///   failed read or write; after draining the input (``Options/drainsInputOnError``).
     @inlinable
     public static func reduce<J: MapReduceJob>(
         _ job: J,
         input: CInt = STDIN_FILENO,
         output: CInt = STDOUT_FILENO,
         options: Options = Options()
+    ) throws
+    where
+        J.JobMapper.Key: StreamingTextCodable,
+        J.JobMapper.Value: StreamingTextCodable,
+        J.JobReducer.Output: StreamingTextCodable
+    {
+        try Self.drainingInputOnError(input, options) {
+            try Self.runReduce(job, input: input, output: output, options: options)
+        }
+    }
+
+    @inlinable
+    static func runReduce<J: MapReduceJob>(
+        _ job: J,
+        input: CInt,
+        output: CInt,
+        options: Options
     ) throws
     where
         J.JobMapper.Key: StreamingTextCodable,

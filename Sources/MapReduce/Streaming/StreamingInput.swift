@@ -2,7 +2,9 @@
 /// mapper or as single lines for the combine and reduce steps.
 ///
 /// The buffer grows only while one line does not fit, and never past ``maximumRecordBytes`` (plus the
-/// room for reading): a longer line is an error that names where it starts, not an allocation.
+/// room for reading): a longer line is an error that names where it starts, not an allocation. The limit
+/// is exact: a line of ``maximumRecordBytes`` bytes (without its terminator) is accepted wherever it
+/// stands, one byte more is refused.
 @usableFromInline
 final class StreamingInput {
     @usableFromInline let descriptor: CInt
@@ -45,9 +47,13 @@ final class StreamingInput {
             let unread = UnsafeRawBufferPointer(start: self.buffer + self.start, count: self.end - self.start)
             if self.atEnd {
                 guard !unread.isEmpty else { return nil }
+                try self.checkLineLengths(unread)
                 return self.take(unread.count)
             }
-            if let cut = Self.lastLineEnd(in: unread, after: searched) { return self.take(cut) }
+            if let cut = Self.lastLineEnd(in: unread, after: searched) {
+                try self.checkLineLengths(UnsafeRawBufferPointer(rebasing: unread[..<cut]))
+                return self.take(cut)
+            }
             searched = max(0, unread.count - 1)
             try self.fill()
         }
@@ -62,14 +68,17 @@ final class StreamingInput {
             let unread = UnsafeRawBufferPointer(start: self.buffer + self.start, count: self.end - self.start)
             if let newline = findByte(0x0A, in: unread.baseAddress! + searched, count: unread.count - searched) {
                 let length = searched + newline
+                let carriageReturn = length > 0 && unread[length - 1] == 0x0D
+                let line = UnsafeRawBufferPointer(rebasing: unread[0..<(carriageReturn ? length - 1 : length)])
+                guard line.count <= self.maximumRecordBytes else { throw self.lineTooLong() }
                 self.start += length + 1
                 self.lineNumber += 1
-                let carriageReturn = length > 0 && unread[length - 1] == 0x0D
-                return UnsafeRawBufferPointer(rebasing: unread[0..<(carriageReturn ? length - 1 : length)])
+                return line
             }
             searched = unread.count
             if self.atEnd {
                 guard !unread.isEmpty else { return nil }
+                guard unread.count <= self.maximumRecordBytes else { throw self.lineTooLong() }
                 self.start = self.end
                 self.lineNumber += 1
                 return unread
@@ -80,6 +89,32 @@ final class StreamingInput {
 
     /// Where the line about to be handed out (or being filled) starts in the stream.
     @usableFromInline var offset: Int { self.bufferOffset + self.start }
+
+    /// Throws ``lineTooLong(at:)`` for the first line of `block` (unread bytes from the front, whole
+    /// lines under universal newlines) longer than the limit. From each line start, it looks back from
+    /// one byte past the limit for a terminator: a block no longer than the limit costs nothing, and
+    /// short lines cost a step or two per limit's worth of bytes.
+    private func checkLineLengths(_ block: UnsafeRawBufferPointer) throws {
+        var lineStart = 0
+        while block.count - lineStart > self.maximumRecordBytes {
+            // The line starting here fits only if one of its first limit + 1 bytes ends it.
+            var index = lineStart + self.maximumRecordBytes
+            while index >= lineStart && block[index] != 0x0A && block[index] != 0x0D { index -= 1 }
+            guard index >= lineStart else { throw self.lineTooLong(at: self.offset + lineStart) }
+            lineStart = index + 1
+        }
+    }
+
+    /// The error for a line longer than the limit that starts at stream offset `offset` (by default,
+    /// the unread bytes' first).
+    private func lineTooLong(at offset: Int? = nil) -> MapReduceError {
+        MapReduceError(
+            .tooLarge,
+            "a line longer than \(formatByteCount(self.maximumRecordBytes)) starts here; "
+                + "--max-record SIZE raises the limit",
+            input: "\(self.name):\(offset ?? self.offset)"
+        )
+    }
 
     private func take(_ count: Int) -> (lines: UnsafeRawBufferPointer, offset: Int) {
         let block = UnsafeRawBufferPointer(start: self.buffer + self.start, count: count)
@@ -112,14 +147,10 @@ final class StreamingInput {
             self.end = unread
         }
         if self.capacity - self.end < Self.readSize / 2 {
-            guard unread <= self.maximumRecordBytes else {
-                throw MapReduceError(
-                    .tooLarge,
-                    "a line longer than \(formatByteCount(self.maximumRecordBytes)) starts here; "
-                        + "--max-record SIZE raises the limit",
-                    input: "\(self.name):\(self.bufferOffset)"
-                )
-            }
+            // The unread bytes are one line without its end (but perhaps the `\r` of a `\r\n`): more than
+            // the limit and that `\r` is too long already. Lines that fit are checked exactly as they
+            // are handed out.
+            guard unread - 1 <= self.maximumRecordBytes else { throw self.lineTooLong() }
             let capacity = self.capacity * 2
             let grown = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
             grown.copyMemory(from: self.buffer, byteCount: self.end)

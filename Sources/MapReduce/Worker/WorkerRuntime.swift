@@ -103,15 +103,8 @@ final class WorkerRuntime<J: MapReduceJob> {
                         input: origin.description
                     )
                 }
-            } catch let error as MapReduceError {
-                throw error
             } catch {
-                throw MapReduceError(
-                    .jobFailed,
-                    "the mapper threw: \(error)",
-                    input: origin.description,
-                    underlying: error
-                )
+                throw MapReduceError.mapperThrew(error, at: origin)
             }
             // What was read must be what the job started with: check again now the split is read.
             try file.checkUnchanged()

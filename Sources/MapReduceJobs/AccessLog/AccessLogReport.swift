@@ -71,6 +71,15 @@ public struct AccessLogReport: MapReduceJob {
             public var label: String {
                 self.dimension == .hour ? AccessLogLine.formatHour(self.bucket) : String(self.bucket)
             }
+
+            /// The row in the `--output` dump (see ``Summary/dumpLayout``): in TSV,
+            /// `status<TAB>404<TAB>requests<TAB>bytes<TAB>clients`, or `hour<TAB>2026-12-06T14:00Z<TAB>…`.
+            public var dumpFields: [DumpField?] {
+                [
+                    .text(self.dimension == .status ? "status" : "hour"), .text(self.label), .integer(self.requests),
+                    .integer(self.bytes), .integer(self.clients), nil,
+                ]
+            }
         }
 
         /// Per status code, ascending.
@@ -85,6 +94,21 @@ public struct AccessLogReport: MapReduceJob {
 
         /// All malformed lines.
         public var malformedLines: Int { self.malformed.reduce(0) { $0 + $1.lines } }
+
+        /// The columns of the `--output` dump, in every format: `kind,key,requests,bytes,clients,lines`.
+        /// `status` and `hour` rows fill requests, bytes and clients; `malformed` rows (the reason as key)
+        /// fill lines. JSON nests them by kind and key, JSON Lines writes an object per row, TSV writes
+        /// the fields that are there.
+        public static let dumpLayout = DumpLayout(
+            columns: ["kind", "key", "requests", "bytes", "clients", "lines"],
+            keyColumns: 2
+        )
+
+        /// The `--output` dump's last rows: `malformed<TAB>REASON<TAB>lines` per reason, in the report's
+        /// order.
+        public var malformedDumpRows: [[DumpField?]] {
+            self.malformed.map { [.text("malformed"), .text($0.reason), nil, nil, nil, .integer($0.lines)] }
+        }
 
         /// Folds in one output of the job; keys must come in order, as the engine hands them over.
         /// - Returns: The row this key completed, if the previous row is now whole; see ``finish()``.
