@@ -184,6 +184,16 @@ public enum ProcessTree {
         return state != "Z" && state != "X"
     }
 
+    /// The file `pid` runs (what `/proc/PID/exe` links to), or nil if it cannot be read. Unlike the
+    /// command line, it changes only when the process execs: a shell forked to exec a program still
+    /// shows the shell.
+    public static func executable(of pid: pid_t) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/\(pid)/exe", &buffer, buffer.count - 1)
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Every process whose command line contains `needle`, by pid.
     public static func processes(commandLineContaining needle: String) -> [pid_t] {
         Files.list("/proc").compactMap { pid_t($0) }.filter { pid in

@@ -257,22 +257,34 @@ struct HostileInputTests {
         let temporary = try Self.temporaryDirectory(in: scratch)
         let job = try ChildProcess(
             "/bin/bash",
-            ["-c", "head -c 3000000000 /dev/zero | exec \"$MR\" wordcount --output '\(scratch.file("out.tsv"))' -"],
+            [
+                "-c",
+                "head -c 3000000000 /dev/zero | exec \"$MR\" wordcount --workers 2 --output '\(scratch.file("out.tsv"))' -",
+            ],
             environment: ["MR": TestEnvironment.binary, "TMPDIR": temporary]
         )
+        // The coordinator once it runs mapreduce: the shell forked to exec it has its command line before.
+        let name = "/" + (TestEnvironment.binary.split(separator: "/").last.map(String.init) ?? "mapreduce")
         var coordinator: pid_t?
-        for _ in 0..<500 where coordinator == nil {
+        for _ in 0..<1000 where coordinator == nil {
             coordinator = ProcessTree.children(of: job.processID).first { pid in
-                ProcessTree.processes(commandLineContaining: "wordcount --output").contains(pid)
+                ProcessTree.executable(of: pid)?.hasSuffix(name) == true
             }
             pause(milliseconds: 5)
         }
-        let pid = try #require(coordinator)
-        for _ in 0..<500 where Files.list(temporary).isEmpty { pause(milliseconds: 10) }
+        let pid = try #require(coordinator, "mapreduce never started")
+        for _ in 0..<1000 where Files.list(temporary).isEmpty { pause(milliseconds: 10) }
+        try #require(!Files.list(temporary).isEmpty, "the job never made its work directory")
         kill(pid, SIGINT)
         kill(pid, SIGINT)
         let result = job.wait()
         #expect(result.status == 130, "\(result)")
+        // Two signals sent at once may reach the program as one: then the orderly stop answers.
+        #expect(
+            result.stderr == "mapreduce: interrupted by SIGINT again; stopped at once\n"
+                || result.stderr == "mapreduce: interrupted by SIGINT; stopped, nothing written\n",
+            "\(result)"
+        )
         #expect(Files.list(temporary).isEmpty, "temporary files left: \(Files.list(temporary))")
         #expect(!Files.exists(scratch.file("out.tsv")))
         #expect(Files.list(scratch.path) == ["tmp"], "\(Files.list(scratch.path))")
