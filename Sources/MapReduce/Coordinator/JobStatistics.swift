@@ -275,22 +275,8 @@ func describeBytes(_ bytes: Int) -> String {
 func jsonNumber(_ value: Double) -> String { value.isFinite ? fixed(value, 6) : "0" }
 
 func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 {
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
+    var text = text
+    var out: [UInt8] = []
+    text.withUTF8 { DumpWriter.appendJSONString(UnsafeRawBufferPointer($0), to: &out) }
+    return String(decoding: out, as: UTF8.self)
 }

@@ -27,6 +27,29 @@ extension Combiner {
     /// No heap: the default, for values such as numbers.
     @inlinable @inline(__always)
     public func heapBytes(of value: Value) -> Int { 0 }
+
+    /// Puts `value` in a table's payload just inserted, or folds it into the value there; returns how
+    /// much the heap that value owns grew (``heapBytes(of:)`` after, less before): zero, at no cost,
+    /// for values that own none.
+    @inlinable @inline(__always)
+    func absorb(_ value: Value, into payload: UnsafeMutablePointer<Value>, inserted: Bool) -> Int {
+        if inserted {
+            payload.initialize(to: value)
+            return self.heapBytes(of: payload.pointee)
+        }
+        let before = self.heapBytes(of: payload.pointee)
+        self.combine(&payload.pointee, with: value)
+        return self.heapBytes(of: payload.pointee) &- before
+    }
+}
+
+/// How much heap a combining table's values may own beside a table of `footprint` bytes under `budget`
+/// before it is written out: what the budget leaves, and at least a quarter of it, so that a table
+/// whose slots alone fill the budget (one very long key) is not written out at every pair, and one
+/// value larger than the budget is written out with the rest each time it has grown by that much.
+@inlinable
+func combinedHeapLimit(budget: Int, besideTable footprint: Int) -> Int {
+    max(budget - footprint, budget / 4)
 }
 
 /// Marks the combiner type of jobs that do not combine.

@@ -278,21 +278,12 @@ where J.JobMapper.Key: StreamingTextCodable, J.JobMapper.Value: StreamingTextCod
                     key: batch.keyBytes(at: i),
                     length: length
                 )
-                let grown: Int
-                if inserted {
-                    payload.initialize(to: batch.values[i])
-                    grown = combiner.heapBytes(of: payload.pointee)
-                } else {
-                    let before = combiner.heapBytes(of: payload.pointee)
-                    combiner.combine(&payload.pointee, with: batch.values[i])
-                    grown = combiner.heapBytes(of: payload.pointee) &- before
-                }
-                // Zero at compile time for values without heap. The values keep at least a quarter of
-                // the budget, so that one value past it is written out with the rest each time it has
-                // grown by that much, not at every pair.
+                let grown = combiner.absorb(batch.values[i], into: payload, inserted: inserted)
+                // Zero at compile time for values without heap.
                 if grown != 0 {
                     self.valueHeapBytes &+= grown
-                    if self.valueHeapBytes > max(self.memoryBudget - self.table.memoryFootprint, self.memoryBudget / 4)
+                    if self.valueHeapBytes
+                        > combinedHeapLimit(budget: self.memoryBudget, besideTable: self.table.memoryFootprint)
                     {
                         try self.writeTable()
                     }

@@ -71,10 +71,7 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
     @usableFromInline let configuration: SpillConfiguration<P>
     /// The heap the table's values own, by the combiner's count.
     @usableFromInline @exclusivity(unchecked) var valueHeapBytes = 0
-    /// How much heap the values may own before the table is spilled: what the budget leaves beside the
-    /// slots and keys, and at least a quarter of it, so that a table whose slots alone fill the budget
-    /// (one very long key) is not spilled at every pair, and one value larger than the budget is
-    /// spilled with the rest each time it has grown by that much.
+    /// How much heap the values may own before the table is spilled (see `combinedHeapLimit`).
     @usableFromInline @exclusivity(unchecked) var valueHeapLimit: Int
 
     @usableFromInline
@@ -89,7 +86,7 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
     /// ``valueHeapLimit`` beside a table that holds `footprint` bytes.
     @inlinable
     func heapLimit(besideTable footprint: Int) -> Int {
-        max(self.configuration.memoryBudget - footprint, self.configuration.memoryBudget / 4)
+        combinedHeapLimit(budget: self.configuration.memoryBudget, besideTable: footprint)
     }
 
     /// Adds `bytes` (which may be negative) to the values' heap, and spills the table if the heap has
@@ -125,9 +122,7 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
                 length: length,
                 keys: keys
             ) {
-                let before = self.combiner.heapBytes(of: payload.pointee)
-                self.combiner.combine(&payload.pointee, with: batch.values[i])
-                let grown = self.combiner.heapBytes(of: payload.pointee) &- before
+                let grown = self.combiner.absorb(batch.values[i], into: payload, inserted: false)
                 // Zero at compile time for values without heap: the branch goes with it.
                 if grown != 0 && self.valueHeapChanged(by: grown) {
                     table = self.table
@@ -147,15 +142,7 @@ final class CombiningSink<C: Combiner, P: Partitioner> {
                 key: key,
                 length: length
             )
-            let grown: Int
-            if inserted {
-                payload.initialize(to: batch.values[i])
-                grown = self.combiner.heapBytes(of: payload.pointee)
-            } else {
-                let before = self.combiner.heapBytes(of: payload.pointee)
-                self.combiner.combine(&payload.pointee, with: batch.values[i])
-                grown = self.combiner.heapBytes(of: payload.pointee) &- before
-            }
+            let grown = self.combiner.absorb(batch.values[i], into: payload, inserted: inserted)
             if grown != 0 && self.valueHeapChanged(by: grown) { table = self.table }
             probe = table.probe
             keys = table.keys

@@ -312,9 +312,12 @@ final class WorkerRuntime<J: MapReduceJob> {
                 let grown = grouping.add(key: key, value: value, combiner: self.combiner)
                 if grown != 0 {
                     valueHeap &+= grown
-                    // As on the map side, the values keep at least a quarter of the budget, so that one
-                    // value past it is written out with the rest each time it has grown by that much.
-                    if valueHeap > max(budget - grouping.peakFootprint(afterRoomForKeyBytes: 0), budget / 4) {
+                    if valueHeap
+                        > combinedHeapLimit(
+                            budget: budget,
+                            besideTable: grouping.peakFootprint(afterRoomForKeyBytes: 0)
+                        )
+                    {
                         partials.append(try self.writePartialRun(grouping))
                         grouping.removeAll()
                         valueHeap = 0
@@ -461,13 +464,7 @@ struct ReduceGrouping<Value: WireCodable> {
                 key: base,
                 length: key.count
             )
-            if inserted {
-                payload.initialize(to: value)
-                return combiner.heapBytes(of: payload.pointee)
-            }
-            let before = combiner.heapBytes(of: payload.pointee)
-            combiner.combine(&payload.pointee, with: value)
-            return combiner.heapBytes(of: payload.pointee) &- before
+            return combiner.absorb(value, into: payload, inserted: inserted)
         } else {
             let (payload, inserted) = self.lists.findOrInsert(
                 hash: hash,
