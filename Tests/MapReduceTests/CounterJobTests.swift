@@ -3,7 +3,7 @@ import MapReduceTestSupport
 import Testing
 
 /// Counts log lines by level, and counts the lines that have none as malformed.
-struct CheckedLevels: MapReduceJob {
+struct CheckedLevels: MapReduceJob, Codable {
     static let name = "checked-levels"
 
     struct Map: Mapper {
@@ -23,10 +23,6 @@ struct CheckedLevels: MapReduceJob {
     func makeMapper() -> Map { Map() }
     func makeCombiner() -> SumCombiner<Int>? { SumCombiner() }
     func makeReducer() -> SumReducer<String, Int> { SumReducer() }
-
-    init() {}
-    func encode(into writer: inout WireWriter) {}
-    init(decoding reader: inout WireReader) throws {}
 }
 
 @Suite("Counters of jobs run in process")

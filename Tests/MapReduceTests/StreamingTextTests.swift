@@ -101,7 +101,7 @@ struct StreamingTextTests {
 
 /// A job whose keys are whole lines, whatever bytes they hold: the escaping must carry tabs, carriage
 /// returns, backslashes, control bytes and invalid UTF-8 through map, sort and reduce unchanged.
-struct LineKeys: MapReduceJob {
+struct LineKeys: MapReduceJob, Codable {
     static let name = "line-keys"
 
     struct Map: Mapper {
@@ -113,10 +113,6 @@ struct LineKeys: MapReduceJob {
     func makeMapper() -> Map { Map() }
     func makeCombiner() -> SumCombiner<Int>? { SumCombiner() }
     func makeReducer() -> SumReducer<ByteString, Int> { SumReducer() }
-
-    init() {}
-    func encode(into writer: inout WireWriter) {}
-    init(decoding reader: inout WireReader) throws {}
 }
 
 @Suite("Streaming steps in process")

@@ -2,7 +2,7 @@ import MapReduce
 
 /// Counts bigrams: pairs of adjacent words in a line, a word being a run of ASCII letters, lowercased.
 /// "The cat, the hat." has the bigrams "the cat", "cat the" and "the hat".
-struct Bigrams: MapReduceJob {
+struct Bigrams: MapReduceJob, Codable {
     static let name = "bigrams"
 
     struct Map: Mapper {
@@ -29,8 +29,4 @@ struct Bigrams: MapReduceJob {
     func makeMapper() -> Map { Map() }
     func makeCombiner() -> SumCombiner<Int>? { SumCombiner() }
     func makeReducer() -> SumReducer<String, Int> { SumReducer() }
-
-    init() {}
-    func encode(into writer: inout WireWriter) {}
-    init(decoding reader: inout WireReader) throws {}
 }
