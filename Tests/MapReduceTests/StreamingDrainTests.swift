@@ -56,8 +56,10 @@ struct StreamingDrainTests {
         signal(SIGPIPE, SIG_IGN)
         var descriptors: [CInt] = [0, 0]
         try #require(pipe(&descriptors) == 0)
+        // The step owns `output` and closes it, even when it throws: closing it here too would close
+        // whatever file another test running alongside opened under the same number.
         let output = open("/dev/null", O_WRONLY)
-        defer { close(output) }
+        try #require(output >= 0)
         let bytes = Array("b\t1\na\t2\n".utf8) + [UInt8](repeating: 0x78, count: 8 << 20)
         let writer = PipeWriter(descriptor: descriptors[1], bytes: bytes)
         var options = Streaming.Options()
@@ -88,5 +90,47 @@ struct StreamingDrainTests {
         defer { close(file) }
         Streaming.drainInput(file)
         #expect(lseek(file, 0, SEEK_CUR) == 5000)
+    }
+}
+
+/// A job whose mapper and reducer cannot be made.
+struct UnmakeableJob: MapReduceJob, Codable {
+    static let name = "unmakeable"
+
+    struct Refused: Error, CustomStringConvertible {
+        var description: String { "refused" }
+    }
+
+    func makeMapper() throws -> LineKeys.Map { throw Refused() }
+    func makeCombiner() -> SumCombiner<Int>? { SumCombiner() }
+    func makeReducer() throws -> SumReducer<ByteString, Int> { throw Refused() }
+}
+
+@Suite("Streaming steps own their output")
+struct StreamingOutputTests {
+    @Test(
+        "a step that fails before reading a line still closes its output, so the reader sees the end",
+        arguments: ["map", "combine", "reduce"]
+    )
+    func closesOutputOnEarlyFailure(step: String) throws {
+        var descriptors: [CInt] = [0, 0]
+        try #require(pipe(&descriptors) == 0)
+        let readEnd = descriptors[0]
+        defer { close(readEnd) }
+        // Combine makes nothing that can fail, so it gets an input that cannot be read.
+        let input = step == "combine" ? CInt(-1) : open("/dev/null", O_RDONLY)
+        defer { if input >= 0 { close(input) } }
+        #expect(throws: (any Error).self) {
+            switch step {
+            case "map": try Streaming.map(UnmakeableJob(), input: input, output: descriptors[1])
+            case "combine": try Streaming.combine(UnmakeableJob(), input: input, output: descriptors[1])
+            default: try Streaming.reduce(UnmakeableJob(), input: input, output: descriptors[1])
+            }
+        }
+        // With the write end closed, poll reports the end at once; left open, it times out.
+        var ready = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
+        try #require(poll(&ready, 1, 5000) == 1)
+        var byte: UInt8 = 0
+        #expect(read(readEnd, &byte, 1) == 0)
     }
 }

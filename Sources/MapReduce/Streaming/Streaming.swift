@@ -51,7 +51,8 @@ public enum Streaming {
     /// - Parameters:
     ///   - job: The job.
     ///   - input: The descriptor to read, standard input by default; not closed.
-    ///   - output: The descriptor to write, standard output by default; closed at the end.
+    ///   - output: The descriptor to write, standard output by default; closed when the step returns or
+    ///     throws, so the caller must not close it again.
     ///   - options: Limits.
     /// - Throws: ``MapReduceError``: what the mapper throws (with the input offset), an oversized key or
     ///   line, a failed read or write; after draining the input (``Options/drainsInputOnError``).
@@ -62,8 +63,10 @@ public enum Streaming {
         output: CInt = STDOUT_FILENO,
         options: Options = Options()
     ) throws where J.JobMapper.Key: StreamingTextCodable, J.JobMapper.Value: StreamingTextCodable {
+        // Owned from the first line on, so that every way out closes `output` exactly once.
+        let writer = BufferedFileWriter(descriptor: output, name: "standard output")
         try Self.drainingInputOnError(input, options) {
-            try Self.runMap(job, input: input, output: output, options: options)
+            try Self.runMap(job, input: input, writer: writer, options: options)
         }
     }
 
@@ -71,7 +74,7 @@ public enum Streaming {
     static func runMap<J: MapReduceJob>(
         _ job: J,
         input: CInt,
-        output: CInt,
+        writer: BufferedFileWriter,
         options: Options
     ) throws where J.JobMapper.Key: StreamingTextCodable, J.JobMapper.Value: StreamingTextCodable {
         let reader = StreamingInput(
@@ -79,7 +82,6 @@ public enum Streaming {
             name: options.inputName,
             maximumRecordBytes: options.maximumRecordBytes
         )
-        let writer = BufferedFileWriter(descriptor: output, name: "standard output")
         var mapper = try job.makeMapper()
         let side = StreamingMapSide<J>(
             combiner: job.makeCombiner(),
@@ -121,8 +123,10 @@ public enum Streaming {
         output: CInt = STDOUT_FILENO,
         options: Options = Options()
     ) throws where J.JobMapper.Key: StreamingTextCodable, J.JobMapper.Value: StreamingTextCodable {
+        // Owned from the first line on, so that every way out closes `output` exactly once.
+        let writer = BufferedFileWriter(descriptor: output, name: "standard output")
         try Self.drainingInputOnError(input, options) {
-            try Self.runCombine(job, input: input, output: output, options: options)
+            try Self.runCombine(job, input: input, writer: writer, options: options)
         }
     }
 
@@ -130,11 +134,11 @@ public enum Streaming {
     static func runCombine<J: MapReduceJob>(
         _ job: J,
         input: CInt,
-        output: CInt,
+        writer: BufferedFileWriter,
         options: Options
     ) throws where J.JobMapper.Key: StreamingTextCodable, J.JobMapper.Value: StreamingTextCodable {
         let combiner = job.makeCombiner()
-        try StreamingGroups<J>.run(input: input, output: output, options: options, requiresSortedKeys: false) {
+        try StreamingGroups<J>.run(input: input, writer: writer, options: options, requiresSortedKeys: false) {
             keyText,
             values,
             line in
@@ -164,8 +168,10 @@ public enum Streaming {
         J.JobMapper.Value: StreamingTextCodable,
         J.JobReducer.Output: StreamingTextCodable
     {
+        // Owned from the first line on, so that every way out closes `output` exactly once.
+        let writer = BufferedFileWriter(descriptor: output, name: "standard output")
         try Self.drainingInputOnError(input, options) {
-            try Self.runReduce(job, input: input, output: output, options: options)
+            try Self.runReduce(job, input: input, writer: writer, options: options)
         }
     }
 
@@ -173,7 +179,7 @@ public enum Streaming {
     static func runReduce<J: MapReduceJob>(
         _ job: J,
         input: CInt,
-        output: CInt,
+        writer: BufferedFileWriter,
         options: Options
     ) throws
     where
@@ -184,7 +190,7 @@ public enum Streaming {
         let combiner = job.makeCombiner()
         var reducer = try job.makeReducer()
         var encodedKey = WireWriter(capacity: 64)
-        try StreamingGroups<J>.run(input: input, output: output, options: options, requiresSortedKeys: true) {
+        try StreamingGroups<J>.run(input: input, writer: writer, options: options, requiresSortedKeys: true) {
             keyText,
             values,
             line in
@@ -335,7 +341,7 @@ where J.JobMapper.Key: StreamingTextCodable, J.JobMapper.Value: StreamingTextCod
     @inlinable
     static func run(
         input: CInt,
-        output: CInt,
+        writer: BufferedFileWriter,
         options: Streaming.Options,
         requiresSortedKeys: Bool,
         group: (_ keyText: UnsafeRawBufferPointer, _ values: [J.Value], _ line: inout [UInt8]) throws -> Void
@@ -345,7 +351,6 @@ where J.JobMapper.Key: StreamingTextCodable, J.JobMapper.Value: StreamingTextCod
             name: options.inputName,
             maximumRecordBytes: options.maximumRecordBytes
         )
-        let writer = BufferedFileWriter(descriptor: output, name: "standard output")
         var keyText: [UInt8] = []
         var values: [J.Value] = []
         var line: [UInt8] = []
