@@ -69,6 +69,32 @@ struct FaultTests {
         #expect(!stats.contains("\"retries\": 0,"), "\(stats)")
     }
 
+    @Test("a worker killed as it starts, before its handshake, is replaced and counted as lost")
+    func workerDiesAtStart() throws {
+        let scratch = try TemporaryDirectory("dies-at-start")
+        defer { scratch.remove() }
+        let baseline = try TestEnvironment.mapreduce(
+            ["wordcount", "--workers", "2", "--output", scratch.file("baseline.tsv"), TestEnvironment.corpus]
+        )
+        try #require(baseline.status == 0, "\(baseline)")
+        let marker = scratch.file("killed-at-start")
+        let result = try TestEnvironment.mapreduce(
+            [
+                "wordcount", "--workers", "2", "--output", scratch.file("recovered.tsv"),
+                "--stats-json", scratch.file("stats.json"), TestEnvironment.corpus,
+            ],
+            environment: ["MAPREDUCE_FAULT_INJECTION": "kill-once-at-start=\(marker)"]
+        )
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stderr.isEmpty, "\(result)")
+        #expect(Files.exists(marker), "the fault was never injected")
+        #expect(try Files.read(scratch.file("recovered.tsv")) == Files.read(scratch.file("baseline.tsv")))
+        let stats = String(decoding: try Files.read(scratch.file("stats.json")), as: UTF8.self)
+        #expect(stats.contains("\"workers_lost\": 1"), "\(stats)")
+        // It held no task: nothing is retried.
+        #expect(stats.contains("\"retries\": 0,"), "\(stats)")
+    }
+
     @Test("a worker lost after spilling in the middle of a task loses nothing")
     func workerDiesAfterPartialSpills() throws {
         let scratch = try TemporaryDirectory("partial-spills")

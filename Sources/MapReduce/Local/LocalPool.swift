@@ -57,7 +57,10 @@ struct LocalPool: Sendable {
                     )
                     return
                 }
-                guard joined else { continue }
+                guard joined else {
+                    scheduler.lostBeforeJoining(slot)
+                    continue
+                }
                 // A worker that died reading a file that shrank under it (SIGBUS on the mapping) says
                 // nothing about the task: the input changed, and the job stops saying so.
                 if let changed = scheduler.read({ $0.runningMapTask(on: slot) }).flatMap(InputCheck.changedInput) {

@@ -71,6 +71,11 @@ package final class Scheduler: Sendable {
         for (continuation, assignment) in resumptions { continuation.resume(returning: assignment) }
     }
 
+    /// A slot's worker ended before it joined: no task was lost, but the statistics count the worker.
+    package func lostBeforeJoining(_ slot: SlotID) {
+        self.state.withLock { $0.machine.slotLostBeforeJoining(slot) }
+    }
+
     /// Applies a slot's reply.
     package func apply(_ reply: WorkerMessage, from slot: SlotID) throws {
         try self.update { try $0.apply(reply, from: slot) }

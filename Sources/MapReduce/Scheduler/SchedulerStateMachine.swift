@@ -153,6 +153,13 @@ package struct SchedulerStateMachine {
         self.tuner.slots = max(1, self.slots.count)
     }
 
+    /// A slot's worker ended before the slot joined (killed while it started, say). It held no task, so
+    /// only the statistics change: a worker was lost all the same.
+    package mutating func slotLostBeforeJoining(_ slot: SlotID) {
+        guard !self.isOver else { return }
+        self.statistics.recordLoss(slot)
+    }
+
     /// A slot was lost. Its running tasks and its uncommitted ones go back in the queue; a task that has
     /// now crashed `maxTaskAttempts` workers fails the job. Losses other than crashes do not count
     /// against the task.

@@ -8,6 +8,8 @@
 ///   mapping it, as a writer that keeps appending to a log would (the job must notice and fail).
 /// - `crash-on-map=NAME`: a worker dies of SIGSEGV whenever it starts mapping such an input (a crash, as
 ///   a bug in a job's code would cause).
+/// - `kill-once-at-start=MARKER`: a worker SIGKILLs itself before its handshake if the file `MARKER` does
+///   not exist yet (creating it first): one worker dies as it starts, holding no task.
 /// - `truncate-on-map=NAME`: a worker empties such an input after mapping it into memory and before
 ///   reading it, as someone truncating the file under a running job would: the read dies of SIGBUS.
 ///
@@ -17,6 +19,7 @@ enum FaultInjection {
     enum Rule {
         case killOnMap(name: String)
         case killOnceOnMap(name: String, marker: String)
+        case killOnceAtStart(marker: String)
         case crashOnMap(name: String)
         case truncateOnMap(name: String)
         case growOnMap(name: String)
@@ -27,6 +30,9 @@ enum FaultInjection {
         guard let spec = environmentValue("MAPREDUCE_FAULT_INJECTION"), !spec.isEmpty else { return nil }
         if spec.hasPrefix("kill-on-map=") {
             return .killOnMap(name: String(spec.dropFirst("kill-on-map=".count)))
+        }
+        if spec.hasPrefix("kill-once-at-start=") {
+            return .killOnceAtStart(marker: String(spec.dropFirst("kill-once-at-start=".count)))
         }
         if spec.hasPrefix("crash-on-map=") {
             return .crashOnMap(name: String(spec.dropFirst("crash-on-map=".count)))
@@ -52,6 +58,12 @@ enum FaultInjection {
         return nil
     }()
 
+    /// Called by a worker before it reads its hello.
+    static func atStart() {
+        guard case .killOnceAtStart(let marker) = rule else { return }
+        if Syscall.createExclusively(marker) { Syscall.kill(Syscall.processID, Signal.kill) }
+    }
+
     @usableFromInline
     static func beforeMapping(_ inputName: String, path: [UInt8]) {
         guard let rule else { return }
@@ -66,6 +78,8 @@ enum FaultInjection {
         case .killOnceOnMap(let name, let marker):
             guard inputName.contains(name) else { return }
             if Syscall.createExclusively(marker) { Syscall.kill(Syscall.processID, Signal.kill) }
+        case .killOnceAtStart:
+            return
         case .stallOnMap(let name, let milliseconds):
             if inputName.contains(name) { Syscall.sleep(milliseconds: milliseconds) }
         case .growOnMap(let name):

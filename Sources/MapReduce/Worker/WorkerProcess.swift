@@ -26,6 +26,7 @@ public enum WorkerProcess {
         // on 40 million distinct words, glibc's moving threshold let a 24 MiB worker reach 85 MiB.
         mapreduce_return_large_blocks_on_free()
         startOrphanWatchdog()
+        FaultInjection.atStart()
         let channel = BlockingFrameChannel(input: channelDescriptor, output: channelDescriptor)
         // `_exit`, not `exit`: a worker has nothing buffered to flush, and running the C library's exit
         // handlers while the runtime's other threads are still alive is how processes crash on the way out.
