@@ -179,9 +179,9 @@ private func reportFailure<R>(_ error: any Error, ledger: OutputLedger, invalidU
         throw error
     } catch let signal as TerminationSignals.Received {
         if signal.workCompleted {
-            printToStandardError("mapreduce: \(signal) after \(ledger.summary(complete: true))")
+            TerminationSignals.reportStop("mapreduce: \(signal) after \(ledger.summary(complete: true))")
         } else {
-            printToStandardError("mapreduce: \(signal); stopped, \(ledger.summary(complete: false))")
+            TerminationSignals.reportStop("mapreduce: \(signal); stopped, \(ledger.summary(complete: false))")
         }
         throw ExitCode(signal.exitStatus)
     } catch let error as MapReduceError {
@@ -203,7 +203,7 @@ private func reportFailure<R>(_ error: any Error, ledger: OutputLedger, invalidU
 func exitIfSignalledAfterWork(ledger: OutputLedger) throws {
     if let signal = TerminationSignals.receivedAfterWork {
         let received = TerminationSignals.Received(signal: signal, workCompleted: true)
-        printToStandardError("mapreduce: \(received) after \(ledger.summary(complete: true))")
+        TerminationSignals.reportStop("mapreduce: \(received) after \(ledger.summary(complete: true))")
         throw ExitCode(received.exitStatus)
     }
 }

@@ -36,8 +36,23 @@ public enum TerminationSignals {
     /// - Throws: ``Received`` if a signal arrived (after `body` has finished unwinding), else what `body`
     ///   threw.
     public static func run<R: Sendable>(_ body: @escaping @Sendable () async throws -> R) async throws -> R {
+        // The handlers go in before the work starts: a signal that lands as the job makes its first
+        // files must find them, not the default action that would leave those files behind.
+        let started = Mutex<(task: Task<R, any Error>?, cancelled: Bool)>((nil, false))
+        self.install {
+            let task = started.withLock { started in
+                started.cancelled = true
+                return started.task
+            }
+            task?.cancel()
+        }
         let task = Task { try await body() }
-        self.install { task.cancel() }
+        if started.withLock({ started in
+            started.task = task
+            return started.cancelled
+        }) {
+            task.cancel()
+        }
         let result = await task.result
         let completed = (try? result.get()) != nil
         // From here on a signal is not cancellation any more: one that arrives later is left pending, and
@@ -56,9 +71,24 @@ public enum TerminationSignals {
         state.withLock { $0.bodyEnded ? $0.received : nil }
     }
 
+    /// Writes the program's one line about the signal that stopped it (`mapreduce: interrupted by
+    /// SIGINT; stopped, nothing written`) to standard error. A further signal that arrives after it still
+    /// ends the program at once, but without a second line; one that came before ends the program with
+    /// its own line, and this call does not return.
+    public static func reportStop(_ line: String) {
+        var text = line
+        if !text.hasSuffix("\n") { text += "\n" }
+        state.withLock { state in
+            text.withUTF8 { bytes in _ = write(STDERR_FILENO, bytes.baseAddress, bytes.count) }
+            state.reported = true
+        }
+    }
+
     private struct State {
         var received: Int32?
         var bodyEnded = false
+        /// The program's line about the stop is written (``reportStop(_:)``).
+        var reported = false
         var onSignal: (@Sendable () -> Void)?
         var installed = false
     }
@@ -117,19 +147,21 @@ public enum TerminationSignals {
 
     /// On the watching thread: the first signal cancels the work, a second one ends the program now.
     private static func handle(_ signal: Int32) {
-        let (first, action) = state.withLock { state -> (Bool, (@Sendable () -> Void)?) in
-            if state.received != nil { return (false, nil) }
-            state.received = signal
-            return (true, state.bodyEnded ? nil : state.onSignal)
-        }
-        if first {
-            action?()
-        } else {
+        // The second signal does all its work under the lock, so that ``reportStop(_:)`` cannot write a
+        // line between its cleanup and its exit, nor the program exit before it says why.
+        let action = state.withLock { state -> (@Sendable () -> Void)? in
+            guard let first = state.received else {
+                state.received = signal
+                return state.bodyEnded ? nil : state.onSignal
+            }
             EmergencyCleanup.shared.runNow()
+            // The program has already said why it stops: a second line would contradict it.
+            if state.reported { _exit(128 + first) }
             let line = "mapreduce: interrupted by \(signalName(signal)) again; stopped at once\n"
             _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
             _exit(128 + signal)
         }
+        action?()
     }
 }
 
