@@ -238,7 +238,7 @@ struct HostileInputTests {
             environment: ["TMPDIR": temporary]
         )
         // Wait until the job is copying the stream.
-        for _ in 0..<500 where Files.list(temporary).isEmpty { pause(milliseconds: 10) }
+        for _ in 0..<3000 where Files.list(temporary).isEmpty { pause(milliseconds: 10) }
         try #require(!Files.list(temporary).isEmpty, "the job never started spooling")
         pause(milliseconds: 50)
         job.signal(SIGINT)
