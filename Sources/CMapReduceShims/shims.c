@@ -1,5 +1,7 @@
 // Most of CMapReduceShims is inline in its header; what needs a C library extension lives here.
 #define _GNU_SOURCE
+#include <errno.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <string.h>
 #if defined(__SSE2__)
@@ -18,6 +20,16 @@ const void *mapreduce_memrchr(const void *bytes, int byte, size_t count) {
 void mapreduce_return_large_blocks_on_free(void) {
 #if defined(__GLIBC__)
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
+}
+
+int mapreduce_spawn_close_from(void *actions, int lowest) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    return posix_spawn_file_actions_addclosefrom_np((posix_spawn_file_actions_t *)actions, lowest);
+#else
+    (void)actions;
+    (void)lowest;
+    return ENOSYS;
 #endif
 }
 

@@ -188,8 +188,22 @@ public enum ProcessTree {
     /// command line, it changes only when the process execs: a shell forked to exec a program still
     /// shows the shell.
     public static func executable(of pid: pid_t) -> String? {
+        self.link("/proc/\(pid)/exe")
+    }
+
+    /// What each open descriptor of `pid` refers to (a path, `pipe:[…]`, `socket:[…]`), by number.
+    public static func openFiles(of pid: pid_t) -> [CInt: String] {
+        var files: [CInt: String] = [:]
+        for name in Files.list("/proc/\(pid)/fd") {
+            guard let fd = CInt(name), let target = self.link("/proc/\(pid)/fd/\(name)") else { continue }
+            files[fd] = target
+        }
+        return files
+    }
+
+    static func link(_ path: String) -> String? {
         var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink("/proc/\(pid)/exe", &buffer, buffer.count - 1)
+        let count = readlink(path, &buffer, buffer.count - 1)
         guard count > 0 else { return nil }
         return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }

@@ -95,6 +95,46 @@ struct FaultTests {
         #expect(stats.contains("\"retries\": 0,"), "\(stats)")
     }
 
+    @Test("workers hold none of the descriptors the coordinator inherited without close-on-exec")
+    func workersInheritNoDescriptors() throws {
+        let scratch = try TemporaryDirectory("inherited-descriptors")
+        defer { scratch.remove() }
+        let held = scratch.file("held-open")
+        let output = scratch.file("out.tsv")
+        // The shell opens two descriptors without close-on-exec, as a parent's pipe or log would be, and
+        // becomes the coordinator; every map task stalls 30 ms so that the workers can be looked at.
+        let job = try ChildProcess(
+            "/bin/bash",
+            [
+                "-c",
+                "exec 7>'\(held)' 9<'\(held)'; exec \"$MR\" wordcount --workers 2 --chunksize 1M --output '\(output)' "
+                    + "'\(Self.bigCorpus)'",
+            ],
+            environment: ["MR": TestEnvironment.binary, "MAPREDUCE_FAULT_INJECTION": "stall-on-map=big-corpus@30"]
+        )
+        var seen: [pid_t: [CInt: String]] = [:]
+        for _ in 0..<2000 where seen.count < 2 {
+            for worker in ProcessTree.children(of: job.processID) where seen[worker] == nil {
+                // Only once it runs as a worker: before its exec it is a copy of the coordinator.
+                let commandLine = (try? Files.read("/proc/\(worker)/cmdline")) ?? []
+                guard commandLine.split(separator: 0).dropFirst().first.map(Array.init) == Array("worker".utf8) else {
+                    continue
+                }
+                seen[worker] = ProcessTree.openFiles(of: worker)
+            }
+            pause(milliseconds: 2)
+        }
+        let coordinator = ProcessTree.openFiles(of: job.processID)
+        let result = job.wait()
+        #expect(result.status == 0, "\(result)")
+        #expect(coordinator[7] == held && coordinator[9] == held, "the shell did not set up: \(coordinator)")
+        try #require(seen.count == 2, "saw \(seen.count) workers")
+        for (worker, files) in seen {
+            #expect(!files.values.contains(held), "worker \(worker) holds \(held): \(files)")
+            #expect(files[7] == nil && files[9] == nil, "worker \(worker): \(files)")
+        }
+    }
+
     @Test("a worker lost after spilling in the middle of a task loses nothing")
     func workerDiesAfterPartialSpills() throws {
         let scratch = try TemporaryDirectory("partial-spills")

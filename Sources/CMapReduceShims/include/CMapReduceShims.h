@@ -33,4 +33,11 @@ void mapreduce_keep_chunk_blocks(void);
 /// must be readable when `bytes[count - 1]` is `\r`. Vectorised: it runs at memory speed.
 unsigned long mapreduce_count_line_terminators(const void *bytes, unsigned long count);
 
+/// Adds to `actions` the closing, in the child, of every descriptor from `lowest` up: glibc's
+/// `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which the Swift overlay does not expose.
+/// Unlike a list made by scanning `/proc/self/fd` before the spawn, it also covers a descriptor that
+/// another thread opens in the meantime. Returns 0, or an error number (`ENOSYS` where the C library
+/// lacks it).
+int mapreduce_spawn_close_from(void *actions, int lowest);
+
 #endif

@@ -1,3 +1,4 @@
+import CMapReduceShims
 import SystemPackage
 
 /// Starts worker processes: `posix_spawn` of an executable (our own, by default), never a bare `fork()`.
@@ -20,8 +21,12 @@ enum WorkerSpawner {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, channel, WorkerProcess.channelDescriptor)
-        for fd in inheritableDescriptors() where fd > WorkerProcess.channelDescriptor && fd != channel {
-            posix_spawn_file_actions_addclose(&actions, fd)
+        // Everything above the channel closes in the child: all at once where the C library can (race
+        // free: a descriptor another thread opens meanwhile is covered too), else by the list open now.
+        if mapreduce_spawn_close_from(&actions, WorkerProcess.channelDescriptor + 1) != 0 {
+            for fd in inheritableDescriptors() where fd > WorkerProcess.channelDescriptor && fd != channel {
+                posix_spawn_file_actions_addclose(&actions, fd)
+            }
         }
 
         var attributes = posix_spawnattr_t()
