@@ -12,7 +12,8 @@ struct LogsCommand: AsyncParsableCommand {
             and prints, per status code and per hour (UTC), the requests, the bytes sent (a size of '-' \
             is 0) and the distinct clients (the first field, as written), then the malformed lines.
 
-            An empty line is skipped. A malformed line never stops the job: it is counted under the first \
+            An empty line is skipped. A malformed line never stops the job (unless every line is: then the \
+            input is not an access log, and the job fails with nothing written): it is counted under the first \
             of these rules it breaks, in this order: too-long (more than 8192 bytes); binary (a byte \
             outside printable ASCII, 0x20-0x7E); syntax (not 'host ident authuser [': three fields of \
             non-space bytes with one space after each; or no ']' after it); bad-date (between the brackets \
@@ -61,6 +62,7 @@ struct LogsCommand: AsyncParsableCommand {
         let format = self.dump.dumpFormat
         let statsPath = self.engine.statsJSON
         let ledger = OutputLedger()
+        let paths = self.paths
         let (statistics, summary) = try await runReportingFailures(ledger: ledger, progress: progress) {
             let dump = try outputPath.map { try OutputFile(destination: $0, role: "output file") }
             let statsFile = try statsPath.map { try OutputFile(destination: $0, role: "statistics file") }
@@ -77,6 +79,20 @@ struct LogsCommand: AsyncParsableCommand {
                 try write(summary.add(key, value))
             }
             try write(summary.finish())
+            if summary.statuses.isEmpty && summary.malformedLines > 0 {
+                // Every line broke a rule: the wrong file, or another log format. A report of nothing would
+                // only hide that.
+                let lines = "\(summary.malformedLines) line\(summary.malformedLines == 1 ? "" : "s")"
+                let what =
+                    paths.count == 1
+                    ? "not an access log: none of its \(lines)"
+                    : "not access logs: none of the \(lines) of the \(paths.count) inputs"
+                throw MapReduceError(
+                    .invalidData,
+                    "\(what) is in the Common or Combined Log Format (\(summary.malformedReasons))",
+                    input: paths.count == 1 ? paths[0] : nil
+                )
+            }
             for fields in summary.malformedDumpRows { try writer?.write(row: fields) }
             try writer?.finish()
             try statsFile?.write(statistics.json())

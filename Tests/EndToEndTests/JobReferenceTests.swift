@@ -149,4 +149,36 @@ struct JobReferenceTests {
         let quiet = try TestEnvironment.mapreduce(["logs", "--quiet", "--workers", "1", log])
         #expect(quiet.status == 0 && quiet.stderr.isEmpty && quiet.stdout.isEmpty, "\(quiet)")
     }
+
+    @Test("a file with no access log line in it fails the job in one line, with nothing written")
+    func notAnAccessLog() throws {
+        let scratch = try TemporaryDirectory("logs-none")
+        defer { scratch.remove() }
+        let text = scratch.file("notes.txt")
+        try Files.write(text, Array("just some notes\n\nand a second line\n\u{1}\n".utf8))
+        for extra in [[], ["--quiet"], ["--format", "json"]] {
+            let output = scratch.file("report")
+            let result = try TestEnvironment.mapreduce(["logs", "--workers", "2", "--output", output, text] + extra)
+            #expect(result.status == 1, "\(result)")
+            #expect(
+                result.stderr == "mapreduce: \(text): not an access log: none of its 3 lines is in the Common or "
+                    + "Combined Log Format (binary 1, syntax 2)\n",
+                "\(result)"
+            )
+            #expect(result.stdout.isEmpty, "\(result)")
+            #expect(!Files.exists(output))
+        }
+        let two = try TestEnvironment.mapreduce(["logs", text, text])
+        #expect(
+            two.stderr == "mapreduce: not access logs: none of the 6 lines of the 2 inputs is in the Common or "
+                + "Combined Log Format (binary 2, syntax 4)\n",
+            "\(two)"
+        )
+        // Nothing at all to read is no error: an empty report, as for any other job.
+        let empty = scratch.file("empty.log")
+        try Files.write(empty, [])
+        let none = try TestEnvironment.mapreduce(["logs", empty])
+        #expect(none.status == 0 && none.stderr.isEmpty, "\(none)")
+        #expect(none.stdout.contains("malformed lines: 0"), "\(none)")
+    }
 }
