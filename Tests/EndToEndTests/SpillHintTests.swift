@@ -5,11 +5,12 @@ import Testing
 /// a budget, and the suggested budget spares it those spills.
 @Suite("Spill hint", .serialized)
 struct SpillHintTests {
-    /// Runs word count with one worker and `memory`; returns the run, its `--stats-json` and its
-    /// output.
+    /// Runs word count (or `job`) with one worker and `memory`; returns the run, its `--stats-json` and
+    /// its output.
     func wordCount(
         _ input: String,
         memory: String,
+        job: String = "wordcount",
         in scratch: TemporaryDirectory
     ) throws -> (
         result: ProcessResult, statistics: StatisticsJSON, output: [UInt8]
@@ -18,7 +19,7 @@ struct SpillHintTests {
         let output = scratch.file("out-\(memory).tsv")
         let result = try TestEnvironment.mapreduce(
             [
-                "wordcount", "--workers", "1", "--worker-memory", memory, "--stats", "--stats-json", stats,
+                job, "--workers", "1", "--worker-memory", memory, "--stats", "--stats-json", stats,
                 "--output", output, input,
             ]
         )
@@ -53,6 +54,41 @@ struct SpillHintTests {
         #expect(rerun.statistics.integer("spills") == 1, "\(rerun.statistics.text)")
         #expect(rerun.statistics.text.contains("\"suggested_worker_memory\": null"), "\(rerun.statistics.text)")
         #expect(!rerun.result.stderr.contains("hint:"), "\(rerun.result.stderr)")
+        #expect(rerun.output == tiny.output, "the output depends on the budget")
+    }
+
+    @Test("over a small vocabulary the suggestion is what its keys need, not every spill as one table")
+    func suggestionForRepeatedKeys() throws {
+        let scratch = try TemporaryDirectory("spill-hint-vocabulary")
+        defer { scratch.remove() }
+        // 20,000 words, each 20 times: a 1 MiB table holds about 12,000 of them, so it spills about every
+        // 12,000 words, 30-odd times, each time with keys it spilled before.
+        let vocabulary = MemoryTests.randomWords(count: 20_000, seed: 5)
+        let input = try scratch.write("words.txt", Array((0..<20).map { _ in vocabulary }.joined()))
+        let tiny = try self.wordCount(input, memory: "1M", in: scratch)
+        let spills = try #require(tiny.statistics.integer("spills"))
+        let suggested = try #require(tiny.statistics.integer("suggested_worker_memory"), "\(tiny.statistics.text)")
+        #expect(spills > 16, "\(tiny.statistics.text)")
+        // Spills times the budget would be 32 MiB or more; 20,000 keys need a few.
+        #expect(suggested <= 8 << 20, "\(tiny.statistics.text)")
+        let rerun = try self.wordCount(input, memory: "\(suggested >> 20)M", in: scratch)
+        #expect(rerun.statistics.integer("pressure_spills") == 0, "\(rerun.statistics.text)")
+        #expect(rerun.output == tiny.output, "the output depends on the budget")
+    }
+
+    @Test("values that grow with the input (the index's lists of files) get a suggestion that holds them")
+    func suggestionForGrowingValues() throws {
+        let scratch = try TemporaryDirectory("spill-hint-index")
+        defer { scratch.remove() }
+        // 150 files over the same 3,000 words: each word's list of files grows with every file read.
+        let vocabulary = MemoryTests.randomWords(count: 3_000, seed: 8)
+        let directory = scratch.file("files")
+        _ = mkdir(directory, 0o700)
+        for file in 0..<150 { try Files.write("\(directory)/file-\(file).txt", vocabulary) }
+        let tiny = try self.wordCount(directory, memory: "1M", job: "index", in: scratch)
+        let suggested = try #require(tiny.statistics.integer("suggested_worker_memory"), "\(tiny.statistics.text)")
+        let rerun = try self.wordCount(directory, memory: "\(suggested >> 20)M", job: "index", in: scratch)
+        #expect(rerun.statistics.integer("pressure_spills") == 0, "\(rerun.statistics.text)")
         #expect(rerun.output == tiny.output, "the output depends on the budget")
     }
 

@@ -135,14 +135,27 @@ struct AggregateTests {
     @Test("the suggested worker memory: only for many spills under pressure, enough for the worst worker")
     func suggestedWorkerMemory() {
         let mebibyte = 1 << 20
+        func suggest(_ budget: Int, _ spills: [(count: Int, keys: Int)], distinct: Int? = nil) -> Int? {
+            JobStatistics.suggestWorkerMemory(
+                budget: budget,
+                spillsPerWorker: spills.map { SpillTally(count: $0.count, keys: $0.count * $0.keys, largest: $0.keys) },
+                distinctKeys: distinct
+            )
+        }
         // One spill per worker, or one more: no hint.
-        #expect(JobStatistics.suggestWorkerMemory(budget: mebibyte, spillsPerWorker: []) == nil)
-        #expect(JobStatistics.suggestWorkerMemory(budget: mebibyte, spillsPerWorker: [1, 1, 1]) == nil)
-        #expect(JobStatistics.suggestWorkerMemory(budget: mebibyte, spillsPerWorker: [2, 2]) == nil)
-        // Two workers, 7 and 3 spills: 7 tables of 1 MiB for the worst, rounded up to a power of two.
-        #expect(JobStatistics.suggestWorkerMemory(budget: mebibyte, spillsPerWorker: [7, 3]) == 8 << 20)
-        #expect(JobStatistics.suggestWorkerMemory(budget: 3 * mebibyte, spillsPerWorker: [3]) == 16 << 20)
+        #expect(suggest(mebibyte, []) == nil)
+        #expect(suggest(mebibyte, [(1, 10), (1, 10), (1, 10)]) == nil)
+        #expect(suggest(mebibyte, [(2, 10), (2, 10)]) == nil)
+        // Every key distinct: the worst worker's 7 spills as one table, rounded up to a power of two.
+        #expect(suggest(mebibyte, [(7, 1000), (3, 1000)]) == 8 << 20)
+        #expect(suggest(3 * mebibyte, [(3, 1000)]) == 16 << 20)
+        // The same spills of fixed-size entries over 1,500 distinct keys: a table of 1,500 keys at 1 MiB
+        // per 1,000, twice over for growth (3 MiB), rounded up; over many more keys, the spills as one.
+        #expect(suggest(mebibyte, [(7, 1000), (3, 1000)], distinct: 1500) == 4 << 20)
+        #expect(suggest(mebibyte, [(7, 1000), (3, 1000)], distinct: 1_000_000) == 8 << 20)
+        // Never less than twice the budget.
+        #expect(suggest(mebibyte, [(7, 1000), (3, 1000)], distinct: 10) == 2 << 20)
         // Capped at 4 GiB.
-        #expect(JobStatistics.suggestWorkerMemory(budget: 1 << 30, spillsPerWorker: [10]) == 4 << 30)
+        #expect(suggest(1 << 30, [(10, 1000)]) == 4 << 30)
     }
 }

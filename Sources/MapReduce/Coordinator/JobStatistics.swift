@@ -224,16 +224,34 @@ public struct JobStatistics: Sendable {
 }
 
 extension JobStatistics {
-    /// ``suggestedWorkerMemory`` for a map side whose workers wrote `spillsPerWorker` spills each
-    /// (workers that wrote none left out) with a budget of `budget` bytes; nil when the spills beyond
-    /// one per worker are not more than the workers.
-    package static func suggestWorkerMemory(budget: Int, spillsPerWorker: [Int]) -> Int? {
-        let pressure = spillsPerWorker.reduce(0, +) - spillsPerWorker.count
-        guard pressure > spillsPerWorker.count, let most = spillsPerWorker.max() else { return nil }
+    /// ``suggestedWorkerMemory`` for a map side whose workers wrote `spillsPerWorker` (workers that wrote
+    /// none left out) with a budget of `budget` bytes; nil when the spills beyond one per worker are not
+    /// more than the workers.
+    ///
+    /// A worker's spills as one table always suffice: its spills times the budget. When each key's entry
+    /// has a fixed size (a combiner folds its values into one of a fixed-size type) and the job's
+    /// `distinctKeys` are known, less does: a spill made under pressure held a budget's worth of table,
+    /// so its keys say what a key costs; a worker's table would hold at most the keys it spilled and at
+    /// most the job's distinct keys, and twice their cost allows for the table's growth by doubling.
+    /// Never less than twice the budget; rounded up to a power of two MiB, at most 4 GiB.
+    package static func suggestWorkerMemory(budget: Int, spillsPerWorker: [SpillTally], distinctKeys: Int?) -> Int? {
+        let spills = spillsPerWorker.reduce(0) { $0 + $1.count }
+        guard spills - spillsPerWorker.count > spillsPerWorker.count else { return nil }
+        let budget = max(budget, 1)
         let cap = 4 << 30
-        let needed = min(cap, most.multipliedReportingOverflow(by: max(budget, 1)).partialValue)
+        var needed = 0
+        for worker in spillsPerWorker where worker.count > 1 {
+            let asOneTable = worker.count.multipliedReportingOverflow(by: budget)
+            var estimate = asOneTable.overflow ? cap : asOneTable.partialValue
+            if let distinctKeys, worker.largest > 0 {
+                let keys = min(worker.keys, max(distinctKeys, worker.largest))
+                let cost = Double(keys) * Double(budget) / Double(worker.largest) * 2
+                estimate = min(estimate, cost < Double(cap) ? Int(cost) : cap)
+            }
+            needed = max(needed, estimate, 2 * budget)
+        }
         var suggested = 1 << 20
-        while suggested < needed { suggested <<= 1 }
+        while suggested < min(needed, cap) { suggested <<= 1 }
         return min(suggested, cap)
     }
 
@@ -279,4 +297,24 @@ func jsonString(_ text: String) -> String {
     var out: [UInt8] = []
     text.withUTF8 { DumpWriter.appendJSONString(UnsafeRawBufferPointer($0), to: &out) }
     return String(decoding: out, as: UTF8.self)
+}
+
+/// One worker's committed map-side spills, for the spill hint: how many, their keys, the most in one.
+package struct SpillTally: Sendable, Equatable {
+    package var count = 0
+    package var keys = 0
+    package var largest = 0
+
+    package init(count: Int = 0, keys: Int = 0, largest: Int = 0) {
+        self.count = count
+        self.keys = keys
+        self.largest = largest
+    }
+
+    mutating func add(_ spill: Spill) {
+        let keys = spill.segments.reduce(0) { $0 + $1.keys }
+        self.count += 1
+        self.keys += keys
+        self.largest = max(self.largest, keys)
+    }
 }

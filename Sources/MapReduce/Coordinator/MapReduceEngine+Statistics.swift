@@ -6,6 +6,7 @@ extension MapReduceEngine {
         jobName: String,
         setting: ChunkSize,
         workerMemoryBudget: Int,
+        fixedSizeEntries: Bool = false,
         started: Int,
         mapEnded: Int,
         reduceEnded: Int,
@@ -77,7 +78,8 @@ extension MapReduceEngine {
         statistics.pressureSpills = counts.spills - counts.spillsPerSlot.count
         statistics.suggestedWorkerMemory = JobStatistics.suggestWorkerMemory(
             budget: workerMemoryBudget,
-            spillsPerWorker: Array(counts.spillsPerSlot.values)
+            spillsPerWorker: Array(counts.spillsPerSlot.values),
+            distinctKeys: fixedSizeEntries ? counts.outputKeys : nil
         )
         statistics.counters = JobStatistics.Counters(counts.counters)
         statistics.attempts = attempts

@@ -252,6 +252,9 @@ public struct MapReduceEngine: Sendable {
                 jobName: J.name,
                 setting: mapChunkSize,
                 workerMemoryBudget: self.configuration.workerMemoryBudget,
+                // Combined into values of one fixed size, a key costs a worker's table the same whatever
+                // it has seen; a list or a set of values grows with the input.
+                fixedSizeEntries: job.makeCombiner() != nil && _isPOD(J.Value.self),
                 started: started,
                 mapEnded: mapEnded,
                 reduceEnded: reduceEnded,

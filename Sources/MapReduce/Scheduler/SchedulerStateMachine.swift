@@ -464,7 +464,7 @@ package struct SchedulerStateMachine {
         self.spills.append(contentsOf: spills)
         self.statistics.spills += spills.count
         self.statistics.spillBytes += spills.reduce(0) { $0 + $1.byteCount }
-        if !spills.isEmpty { self.statistics.spillsPerSlot[slot, default: 0] += spills.count }
+        for spill in spills { self.statistics.spillsPerSlot[slot, default: SpillTally()].add(spill) }
     }
 
     /// Ends the map phase once every task is committed, and hands the reduce tasks to waiting slots.
@@ -549,7 +549,7 @@ package struct SchedulerStatistics: Sendable {
     package var spillBytes = 0
     /// Per slot that wrote any, the committed spills of its map side: one when its map output fitted
     /// its memory budget.
-    package var spillsPerSlot: [SlotID: Int] = [:]
+    package var spillsPerSlot: [SlotID: SpillTally] = [:]
     package var outputKeys = 0
     /// The counts of committed work.
     package var counters = CounterTotals()
