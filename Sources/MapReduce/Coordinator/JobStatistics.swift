@@ -82,8 +82,11 @@ public struct JobStatistics: Sendable {
     /// more than one per worker on average (so more than two spills per worker). Nil otherwise.
     ///
     /// The worker that spilled most, `n` times with a budget `b`, held its combined map output in `n`
-    /// tables of at most `b` each: one table of `n × b`, rounded up to a power of two mebibytes, holds
-    /// it too. Capped at 4 GiB, as much as a worker can reasonably ask for.
+    /// tables of at most `b` each: one table of `n × b` holds it too. When a combiner folds each key's
+    /// values into one of a fixed size, a key costs the same in every table, and the suggestion is what
+    /// the worker's distinct keys (at most the job's) cost in a table that spilled, twice over for its
+    /// growth, if that is less. Rounded up to a power of two mebibytes, at least twice the budget, at
+    /// most 4 GiB, as much as a worker can reasonably ask for.
     public var suggestedWorkerMemory: Int?
     /// Key/value pairs the mapper emitted.
     public var pairsEmitted: Int
