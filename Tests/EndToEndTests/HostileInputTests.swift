@@ -359,6 +359,35 @@ struct HostileInputTests {
         #expect(Files.list(temporary).isEmpty, "temporary files left: \(Files.list(temporary))")
     }
 
+    @Test(
+        "an output file its user may write, in a directory that refuses new files, is one line saying so",
+        .enabled(if: canRunAsNobody)
+    )
+    func outputInLockedDirectory() throws {
+        let scratch = try TemporaryDirectory("locked-directory")
+        defer { scratch.remove() }
+        let directory = scratch.file("reports")
+        _ = mkdir(directory, 0o755)
+        let output = "\(directory)/out.tsv"
+        try Files.write(output, Array("old\n".utf8))
+        // The file is nobody's to write, its directory root's: the output cannot be renamed into place.
+        chown(output, 65534, 65534)
+        chmod(scratch.path, 0o755)
+        try scratch.write("input.txt", "words for a locked directory\n")
+        chmod(scratch.file("input.txt"), 0o644)
+        let result = try self.shell(
+            "exec /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups \"$MR\" wordcount --output "
+                + "'\(output)' '\(scratch.file("input.txt"))'"
+        )
+        #expect(result.status == 1, "\(result)")
+        #expect(
+            result.stderr == "mapreduce: \(output): cannot replace the output file: a new file cannot be created in "
+                + "\(directory) to take its place: permission denied\n",
+            "\(result)"
+        )
+        #expect(try Files.read(output) == Array("old\n".utf8))
+    }
+
     // MARK: - Workers that crash
 
     @Test("a worker that crashes prints no backtrace: the job fails with one line")

@@ -74,7 +74,12 @@ public final class OutputFile {
             self.finalPath = path
             self.temporaryPath = nil
         case .regular(let path, let existing):
-            let (temporaryFD, temporaryPath) = try Self.createTemporary(beside: path, role: role, input: destination)
+            let (temporaryFD, temporaryPath) = try Self.createTemporary(
+                beside: path,
+                replacing: existing != nil,
+                role: role,
+                input: destination
+            )
             if let existing {
                 // Keep the replaced file's permissions, and its owner where we may set it (root).
                 _ = fchmod(temporaryFD, existing.st_mode & 0o7777)
@@ -191,7 +196,14 @@ public final class OutputFile {
     }
 
     /// Creates `.name.tmp-XXXXXX` beside `path` with mode 0666 less the umask, as any new file gets.
-    private static func createTemporary(beside path: String, role: String, input: String) throws -> (CInt, String) {
+    /// A new file beside `path`, to be renamed over it; `replacing`: whether `path` exists, so that the
+    /// error can say why an existing file cannot be written.
+    private static func createTemporary(
+        beside path: String,
+        replacing: Bool,
+        role: String,
+        input: String
+    ) throws -> (CInt, String) {
         let slash = path.lastIndex(of: "/")
         let directory = slash.map { String(path[...$0]) } ?? ""
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
@@ -204,6 +216,17 @@ public final class OutputFile {
                 return (fd, candidate)
             case .failure(let error) where error == .fileExists:
                 continue
+            case .failure(let error) where replacing:
+                // The file exists: it is the directory that refuses the new file written beside it.
+                let place =
+                    directory.isEmpty
+                    ? "the current directory" : String(directory.dropLast().isEmpty ? "/" : directory.dropLast())
+                throw MapReduceError(
+                    .io,
+                    "cannot replace the \(role): a new file cannot be created in \(place) to take its place: "
+                        + error.message,
+                    input: input
+                )
             case .failure(let error):
                 throw MapReduceError(.io, "cannot create the \(role): \(error.message)", input: input)
             }
