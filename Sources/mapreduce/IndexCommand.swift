@@ -62,6 +62,10 @@ struct IndexCommand: AsyncParsableCommand {
         let outputPath = self.dump.output
         let format = self.dump.dumpFormat
         let statsPath = self.engine.statsJSON
+        try checkDestinations(
+            [("--output", outputPath), ("--stats-json", statsPath), ("--timeline", self.engine.timeline)],
+            inputs: self.paths
+        )
         let ledger = OutputLedger()
         let hint = self.options.wordCount.invalidUTF8 == "strict"
         let (statistics, ranking) = try await runReportingFailures(

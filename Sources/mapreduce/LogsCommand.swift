@@ -61,6 +61,10 @@ struct LogsCommand: AsyncParsableCommand {
         let outputPath = self.dump.output
         let format = self.dump.dumpFormat
         let statsPath = self.engine.statsJSON
+        try checkDestinations(
+            [("--output", outputPath), ("--stats-json", statsPath), ("--timeline", self.engine.timeline)],
+            inputs: self.paths
+        )
         let ledger = OutputLedger()
         let paths = self.paths
         let (statistics, summary) = try await runReportingFailures(ledger: ledger, progress: progress) {

@@ -59,6 +59,10 @@ struct WordCountCommand: AsyncParsableCommand {
         let format = self.dump.dumpFormat
         let statsPath = self.engine.statsJSON
         let timelinePath = self.engine.timeline
+        try checkDestinations(
+            [("--output", outputPath), ("--stats-json", statsPath), ("--timeline", timelinePath)],
+            inputs: self.paths
+        )
         let ledger = OutputLedger()
         let hint = self.wordCount.invalidUTF8 == "strict"
         let (statistics, topWords) = try await runReportingFailures(

@@ -67,6 +67,51 @@ struct HostileInputTests {
         #expect(Files.list(scratch.path) == ["link.tsv", "target.tsv"], "\(Files.list(scratch.path))")
     }
 
+    @Test("files written over each other or over an input are refused before any work, in one line")
+    func destinationConflicts() throws {
+        let scratch = try TemporaryDirectory("destination-conflicts")
+        defer { scratch.remove() }
+        let text = Array("some words to count\n".utf8)
+        let input = try scratch.write("texts/a.txt", text)
+        let texts = scratch.file("texts")
+        symlink(input, scratch.file("link-to-input"))
+        symlink(scratch.file("out.tsv"), scratch.file("link-to-output"))
+        let cases: [(arguments: [String], line: String)] = [
+            (
+                ["--output", scratch.file("out.tsv"), "--stats-json", scratch.file("link-to-output"), input],
+                "--output and --stats-json name the same file, \(scratch.file("link-to-output"))"
+            ),
+            (
+                ["--stats-json", scratch.file("s.json"), "--timeline", scratch.file("s.json"), input],
+                "--stats-json and --timeline name the same file, \(scratch.file("s.json"))"
+            ),
+            (
+                ["--output", scratch.file("link-to-input"), input],
+                "--output names an input, \(input): the output would replace what it reads"
+            ),
+            (
+                ["--output", "\(texts)/counts.tsv", texts],
+                "--output \(texts)/counts.tsv is inside the input directory \(texts): it would be read as input; "
+                    + "write it elsewhere"
+            ),
+        ]
+        for (arguments, line) in cases {
+            let result = try TestEnvironment.mapreduce(["wordcount"] + arguments)
+            #expect(result.status == 64, "\(result)")
+            #expect(result.stderr == "mapreduce: \(line)\n", "\(result)")
+            #expect(try Files.read(input) == text, "the input changed")
+            #expect(Files.list(texts) == ["a.txt"], "\(Files.list(texts))")
+            #expect(!Files.exists(scratch.file("out.tsv")) && !Files.exists(scratch.file("s.json")))
+        }
+        // A device twice is no conflict; nor is an output beside the inputs rather than among them.
+        let fine = try TestEnvironment.mapreduce(
+            ["wordcount", "--output", "/dev/null", "--stats-json", "/dev/null", "--timeline", "/dev/null", input]
+        )
+        #expect(fine.status == 0, "\(fine)")
+        let beside = try TestEnvironment.mapreduce(["wordcount", "--output", scratch.file("out.tsv"), texts])
+        #expect(beside.status == 0, "\(beside)")
+    }
+
     @Test("a new output file's mode follows the umask", arguments: [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
     func newFileMode(umask: Int, expected: Int) throws {
         let scratch = try TemporaryDirectory("out-mode")
