@@ -466,6 +466,13 @@ func monotonicNanoseconds() -> Int {
 }
 
 /// The value of an environment variable.
+/// The absolute path `path` names, every link and `.` or `..` resolved; nil if it does not exist.
+package func canonicalPath(_ path: String) -> String? {
+    guard let resolved = realpath(path, nil) else { return nil }
+    defer { free(resolved) }
+    return String(cString: resolved)
+}
+
 package func environmentValue(_ name: String) -> String? {
     guard let value = getenv(name) else { return nil }
     return String(cString: value)

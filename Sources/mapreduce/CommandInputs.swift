@@ -27,72 +27,35 @@ func commandInputs(_ paths: [String], what: String) throws -> [InputSource] {
 /// - Throws: `ExitCode(64)`, a usage error, after one line on standard error naming the flags and the
 ///   path.
 func checkDestinations(_ destinations: [(flag: String, path: String?)], inputs: [String]) throws {
-    do {
-        try findDestinationConflict(destinations, inputs: inputs)
-    } catch let conflict as DestinationConflict {
-        printToStandardError("mapreduce: \(conflict.message)")
+    if let conflict = destinationConflict(destinations, inputs: inputs) {
+        printToStandardError("mapreduce: \(conflict)")
         throw ExitCode(64)
     }
 }
 
-private struct DestinationConflict: Error {
-    var message: String
-}
-
-private func findDestinationConflict(_ destinations: [(flag: String, path: String?)], inputs: [String]) throws {
+/// What ``checkDestinations(_:inputs:)`` refuses, in a line; nil when nothing is wrong.
+private func destinationConflict(_ destinations: [(flag: String, path: String?)], inputs: [String]) -> String? {
     var seen: [(flag: String, path: String, resolved: String)] = []
-    for case (let flag, let path?) in destinations where path != "-" {
-        guard let resolved = resolvedDestination(path) else { continue }
+    for case (let flag, let path?) in destinations {
+        guard let resolved = OutputFile.finalFile(of: path) else { continue }
         if let other = seen.first(where: { $0.resolved == resolved }) {
-            throw DestinationConflict(message: "\(other.flag) and \(flag) name the same file, \(path)")
+            return "\(other.flag) and \(flag) name the same file, \(path)"
         }
         seen.append((flag, path, resolved))
     }
     for input in inputs where input != "-" {
-        guard let resolved = realPath(input) else { continue }
+        guard let resolved = canonicalPath(input) else { continue }
         var info = stat()
         let isDirectory = stat(input, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
         for destination in seen {
             if destination.resolved == resolved {
-                throw DestinationConflict(
-                    message: "\(destination.flag) names an input, \(input): the output would replace what it reads"
-                )
+                return "\(destination.flag) names an input, \(input): the output would replace what it reads"
             }
             if isDirectory && destination.resolved.hasPrefix(resolved == "/" ? "/" : resolved + "/") {
-                throw DestinationConflict(
-                    message: "\(destination.flag) \(destination.path) is inside the input directory \(input): it "
-                        + "would be read as input; write it elsewhere"
-                )
+                return "\(destination.flag) \(destination.path) is inside the input directory \(input): it would be "
+                    + "read as input; write it elsewhere"
             }
         }
     }
-}
-
-/// Where a destination's file is or would be, links followed; nil for a special file or when its
-/// directory cannot be resolved.
-private func resolvedDestination(_ path: String, depth: Int = 0) -> String? {
-    var info = stat()
-    if stat(path, &info) == 0 {
-        guard info.st_mode & S_IFMT == S_IFREG else { return nil }
-        return realPath(path)
-    }
-    let slash = path.lastIndex(of: "/")
-    let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
-    let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-    // A link to a file not there yet: the output is created where it points.
-    if lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = readlink(path, &buffer, buffer.count - 1)
-        guard count > 0, depth < 16 else { return nil }
-        let target = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return resolvedDestination(target.hasPrefix("/") ? target : directory + "/" + target, depth: depth + 1)
-    }
-    guard !name.isEmpty, let resolvedDirectory = realPath(directory) else { return nil }
-    return resolvedDirectory == "/" ? "/" + name : resolvedDirectory + "/" + name
-}
-
-private func realPath(_ path: String) -> String? {
-    guard let resolved = realpath(path, nil) else { return nil }
-    defer { free(resolved) }
-    return String(cString: resolved)
+    return nil
 }

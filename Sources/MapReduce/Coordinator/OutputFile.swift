@@ -93,6 +93,19 @@ public final class OutputFile {
         self.writer = BufferedFileWriter(descriptor: fd, name: destination)
     }
 
+    /// The regular file writing to `destination` would create or replace, as an absolute path with
+    /// every link resolved as ``init(destination:role:)`` follows them; nil for standard output, an
+    /// inherited descriptor, a device, FIFO or socket, or a path that cannot be resolved.
+    package static func finalFile(of destination: String) -> String? {
+        guard case .regular(let path, let existing)? = try? OutputTarget.resolve(destination) else { return nil }
+        if existing != nil { return canonicalPath(path) }
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        guard !name.isEmpty, let resolved = canonicalPath(directory) else { return nil }
+        return resolved == "/" ? "/" + name : resolved + "/" + name
+    }
+
     /// Appends bytes.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         do {
@@ -219,8 +232,7 @@ public final class OutputFile {
             case .failure(let error) where replacing:
                 // The file exists: it is the directory that refuses the new file written beside it.
                 let place =
-                    directory.isEmpty
-                    ? "the current directory" : String(directory.dropLast().isEmpty ? "/" : directory.dropLast())
+                    directory.isEmpty ? "the current directory" : directory == "/" ? "/" : String(directory.dropLast())
                 throw MapReduceError(
                     .io,
                     "cannot replace the \(role): a new file cannot be created in \(place) to take its place: "

@@ -27,17 +27,20 @@ extension Streaming {
         }
     }
 
-    /// Runs a step; when it fails with anything but a broken output pipe, drains its input (if
-    /// `options` say so) before rethrowing. A broken output pipe means the reader downstream has gone,
-    /// as `head` does: the step then stops at once, as a pipeline stage should.
+    /// Runs a step writing to `output`, which the step's writer owns from the first line on, so that
+    /// every way out closes it exactly once. When the step fails with anything but a broken output pipe,
+    /// drains its input (if `options` say so) before rethrowing. A broken output pipe means the reader
+    /// downstream has gone, as `head` does: the step then stops at once, as a pipeline stage should.
     @inlinable
-    static func drainingInputOnError(
-        _ input: CInt,
-        _ options: Options,
-        _ step: () throws -> Void
+    static func runStep(
+        input: CInt,
+        output: CInt,
+        options: Options,
+        _ step: (BufferedFileWriter) throws -> Void
     ) throws {
+        let writer = BufferedFileWriter(descriptor: output, name: "standard output")
         do {
-            try step()
+            try step(writer)
         } catch {
             if options.drainsInputOnError && !Self.isBrokenOutput(error) { Self.drainInput(input) }
             throw error

@@ -63,9 +63,7 @@ public enum Streaming {
         output: CInt = STDOUT_FILENO,
         options: Options = Options()
     ) throws where J.JobMapper.Key: StreamingTextCodable, J.JobMapper.Value: StreamingTextCodable {
-        // Owned from the first line on, so that every way out closes `output` exactly once.
-        let writer = BufferedFileWriter(descriptor: output, name: "standard output")
-        try Self.drainingInputOnError(input, options) {
+        try Self.runStep(input: input, output: output, options: options) { writer in
             try Self.runMap(job, input: input, writer: writer, options: options)
         }
     }
@@ -123,9 +121,7 @@ public enum Streaming {
         output: CInt = STDOUT_FILENO,
         options: Options = Options()
     ) throws where J.JobMapper.Key: StreamingTextCodable, J.JobMapper.Value: StreamingTextCodable {
-        // Owned from the first line on, so that every way out closes `output` exactly once.
-        let writer = BufferedFileWriter(descriptor: output, name: "standard output")
-        try Self.drainingInputOnError(input, options) {
+        try Self.runStep(input: input, output: output, options: options) { writer in
             try Self.runCombine(job, input: input, writer: writer, options: options)
         }
     }
@@ -168,9 +164,7 @@ public enum Streaming {
         J.JobMapper.Value: StreamingTextCodable,
         J.JobReducer.Output: StreamingTextCodable
     {
-        // Owned from the first line on, so that every way out closes `output` exactly once.
-        let writer = BufferedFileWriter(descriptor: output, name: "standard output")
-        try Self.drainingInputOnError(input, options) {
+        try Self.runStep(input: input, output: output, options: options) { writer in
             try Self.runReduce(job, input: input, writer: writer, options: options)
         }
     }
